@@ -1,0 +1,176 @@
+import { extractLinks } from '../links/extract.js'
+import { silentLogger, type Logger } from '../logger.js'
+import type { Writer } from '../store/writer.js'
+import { decodeRkey } from '../store/tid.js'
+import type { CommitEvent, JetstreamEvent } from './events.js'
+import { checkEvent, type SkipReason } from './validate.js'
+
+export interface BatchResult {
+  events: number
+  applied: number
+  skipped: number
+  /** time_us of the newest event in the batch, now stored as the resume cursor. */
+  cursor?: number
+}
+
+export interface RepoRecord {
+  collection: string
+  rkey: string
+  record: unknown
+}
+
+export interface IndexerOptions {
+  logger?: Logger
+  /** Records of hidden/shown/deleted accounts processed after each batch (bounds the stall). */
+  accountJobBudget?: number
+}
+
+/**
+ * Applies Jetstream events (and backfilled repos) to the store, many events per transaction.
+ * Idempotent: a replayed event or stretch of events leaves the index as if applied once.
+ */
+export class Indexer {
+  readonly skipped = new Map<SkipReason | 'stale', number>()
+  readonly appliedByKind = new Map<string, number>()
+  private held = new Map<string, JetstreamEvent[]>()
+  private log: Logger
+  private jobBudget: number
+
+  constructor(
+    readonly writer: Writer,
+    opts: IndexerOptions = {},
+  ) {
+    this.log = opts.logger ?? silentLogger
+    this.jobBudget = opts.accountJobBudget ?? 5000
+  }
+
+  /** Parses and applies JSON lines (one event each) in one transaction. */
+  applyLines(lines: readonly string[]): BatchResult {
+    const values: unknown[] = []
+    let bad = 0
+    for (const line of lines) {
+      if (line.trim() === '') continue
+      try {
+        values.push(JSON.parse(line))
+      } catch {
+        bad++
+        this.skip('bad-json', line.slice(0, 200))
+      }
+    }
+    const result = this.applyValues(values)
+    return { ...result, events: result.events + bad, skipped: result.skipped + bad }
+  }
+
+  applyValues(values: readonly unknown[]): BatchResult {
+    let applied = 0
+    let skipped = 0
+    let cursor: number | undefined
+    this.writer.transaction(() => {
+      for (const value of values) {
+        const checked = checkEvent(value)
+        const timeUs = checked.ok ? checked.event.time_us : checked.timeUs
+        if (timeUs !== undefined && (cursor === undefined || timeUs > cursor)) cursor = timeUs
+        if (!checked.ok) {
+          skipped++
+          this.skip(checked.reason, JSON.stringify(value)?.slice(0, 200))
+          continue
+        }
+        if (this.apply(checked.event)) applied++
+        else skipped++
+      }
+      if (cursor !== undefined) this.writer.setCursor(cursor)
+    })
+    this.runAccountJobs()
+    return { events: values.length, applied, skipped, cursor }
+  }
+
+  /** One slice of pending account hide/show/purge work, in its own short transaction. */
+  runAccountJobs(): number {
+    return this.writer.transaction(() => this.writer.runAccountJobs(this.jobBudget))
+  }
+
+  // --- backfill: a repo is written whole while live events for it are held ---
+
+  /** Holds live commit events for `did` until finishRepo/abortRepo. */
+  beginRepo(did: string): void {
+    if (!this.held.has(did)) this.held.set(did, [])
+  }
+
+  /** Writes a slice of a repo's records (one transaction). Skipped if the index already has a newer rev. */
+  writeRepoRecords(did: string, rev: string, records: readonly RepoRecord[]): void {
+    this.writer.transaction(() => {
+      const entry = this.writer.did(did)
+      if (entry.rev !== null && entry.rev > rev) return
+      for (const r of records) this.writer.putRecord(entry, r.collection, r.rkey, extractLinks(r.record))
+    })
+  }
+
+  /**
+   * Ends a repo written at `rev`: records of the account absent from the repo are removed, the
+   * rev is stored, and held live events newer than `rev` are applied (older ones are in the repo).
+   * `present` holds `collection/rkey` of every record in the repo.
+   */
+  finishRepo(did: string, rev: string, present: ReadonlySet<string>): void {
+    this.writer.transaction(() => {
+      const entry = this.writer.did(did)
+      if (entry.rev === null || entry.rev <= rev) {
+        for (const { collection, rkey } of this.writer.recordKeys(entry)) {
+          const key = decodeRkey(rkey)
+          if (!present.has(`${collection}/${key}`)) this.writer.deleteRecord(entry, collection, key)
+        }
+        this.writer.setRev(entry, rev)
+      }
+      this.releaseHeld(did)
+    })
+  }
+
+  /** Gives up on a repo: its held events are applied as if nothing had been held. */
+  abortRepo(did: string): void {
+    this.writer.transaction(() => this.releaseHeld(did))
+  }
+
+  private releaseHeld(did: string): void {
+    const events = this.held.get(did) ?? []
+    this.held.delete(did)
+    for (const e of events) this.apply(e)
+  }
+
+  /** Returns false when the event was stale (older rev than the account's last applied one). */
+  private apply(event: JetstreamEvent): boolean {
+    this.appliedByKind.set(event.kind, (this.appliedByKind.get(event.kind) ?? 0) + 1)
+    switch (event.kind) {
+      case 'commit':
+        return this.applyCommit(event)
+      case 'account':
+        this.writer.setAccountState(this.writer.did(event.did), event.account.active, event.account.status)
+        return true
+      case 'identity':
+        return true
+    }
+  }
+
+  private applyCommit(event: CommitEvent): boolean {
+    const held = this.held.get(event.did)
+    if (held) {
+      held.push(event)
+      return true
+    }
+    const { rev, operation, collection, rkey, record } = event.commit
+    const entry = this.writer.did(event.did)
+    // Events of one commit share a rev, so an equal rev is applied (apply is idempotent).
+    if (entry.rev !== null && rev < entry.rev) {
+      this.skipped.set('stale', (this.skipped.get('stale') ?? 0) + 1)
+      return false
+    }
+    if (operation === 'delete') this.writer.deleteRecord(entry, collection, rkey)
+    else this.writer.putRecord(entry, collection, rkey, extractLinks(record))
+    if (entry.rev !== rev) this.writer.setRev(entry, rev)
+    return true
+  }
+
+  private skip(reason: SkipReason, sample?: string): void {
+    const n = (this.skipped.get(reason) ?? 0) + 1
+    this.skipped.set(reason, n)
+    if (n === 1) this.log.warn({ reason, sample }, 'skipping malformed event (logged once per reason)')
+  }
+}

@@ -1,0 +1,46 @@
+import { parentPort, workerData } from 'node:worker_threads'
+import { createLogger } from '../logger.js'
+import { IngestLoop } from './ingest-loop.js'
+
+// The writer thread: SQLite calls are synchronous, so commits run here and never stall the
+// thread that answers HTTP requests.
+export interface WorkerOptions {
+  dbPath: string
+  replay: string[]
+  logLevel: string
+}
+
+export type ToMain =
+  | { type: 'report'; report: Record<string, unknown> }
+  | { type: 'replay-done' }
+  | { type: 'stopped' }
+  | { type: 'fatal'; message: string }
+
+const opts = workerData as WorkerOptions
+const port = parentPort!
+const send = (m: ToMain) => port.postMessage(m)
+const log = createLogger(opts.logLevel).child({ thread: 'ingest' })
+const abort = new AbortController()
+
+async function main() {
+  const loop = await IngestLoop.open(opts.dbPath, log)
+  const reportTimer = setInterval(() => send({ type: 'report', report: loop.report() }), 1000)
+  port.on('message', async (m: { type: string }) => {
+    if (m.type !== 'stop') return
+    abort.abort()
+    clearInterval(reportTimer)
+    await loop.close()
+    send({ type: 'stopped' })
+    port.close()
+  })
+  if (opts.replay.length) {
+    await loop.replay(opts.replay, abort.signal)
+    send({ type: 'report', report: loop.report() })
+    send({ type: 'replay-done' })
+  }
+}
+
+main().catch((err: Error) => {
+  log.error({ err }, 'ingest failed')
+  send({ type: 'fatal', message: err.message })
+})

@@ -1,0 +1,83 @@
+import { Kysely, sql } from 'kysely'
+import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration'
+import type { Schema } from './schema.js'
+
+// Migrations are listed here (not read from a folder) so they work from any install path.
+const migrations: Record<string, Migration> = {
+  '2026-11-27-001-initial': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('dids')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('did', 'text', (c) => c.notNull().unique())
+        .addColumn('rev', 'text')
+        .addColumn('status', 'text')
+        .execute()
+      await db.schema
+        .createTable('collections')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('nsid', 'text', (c) => c.notNull().unique())
+        .execute()
+      await db.schema
+        .createTable('sources')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('collection_id', 'integer', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addUniqueConstraint('sources_collection_path', ['collection_id', 'path'])
+        .execute()
+      await db.schema
+        .createTable('targets')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('key', 'blob', (c) => c.notNull().unique())
+        .execute()
+      // WITHOUT ROWID tables are clustered on their key: one copy of each row, no rowid index.
+      await sql`CREATE TABLE records (
+        did_id INTEGER NOT NULL, collection_id INTEGER NOT NULL, rkey ANY NOT NULL, links BLOB NOT NULL,
+        PRIMARY KEY (did_id, collection_id, rkey)) STRICT, WITHOUT ROWID`.execute(db)
+      await sql`CREATE TABLE links_by_time (
+        target_id INTEGER NOT NULL, source_id INTEGER NOT NULL, rkey ANY NOT NULL, did_id INTEGER NOT NULL,
+        PRIMARY KEY (target_id, source_id, rkey, did_id)) STRICT, WITHOUT ROWID`.execute(db)
+      await sql`CREATE TABLE links_by_did (
+        target_id INTEGER NOT NULL, source_id INTEGER NOT NULL, did_id INTEGER NOT NULL, rkey ANY NOT NULL,
+        PRIMARY KEY (target_id, source_id, did_id, rkey)) STRICT, WITHOUT ROWID`.execute(db)
+      await sql`CREATE TABLE link_counts (
+        target_id INTEGER NOT NULL, source_id INTEGER NOT NULL, records INTEGER NOT NULL, dids INTEGER NOT NULL,
+        PRIMARY KEY (target_id, source_id)) STRICT, WITHOUT ROWID`.execute(db)
+      await sql`CREATE TABLE meta (key TEXT PRIMARY KEY, value ANY) STRICT, WITHOUT ROWID`.execute(db)
+      await sql`CREATE TABLE account_jobs (
+        did_id INTEGER PRIMARY KEY, action TEXT NOT NULL, after_collection INTEGER, after_rkey ANY) STRICT`.execute(db)
+      await db.schema
+        .createTable('gaps')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('from_us', 'integer', (c) => c.notNull())
+        .addColumn('to_us', 'integer', (c) => c.notNull())
+        .addColumn('host', 'text')
+        .addColumn('detected_at', 'text', (c) => c.notNull())
+        .addColumn('repaired', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute()
+      await db.schema
+        .createTable('backfill_repos')
+        .addColumn('did', 'text', (c) => c.primaryKey())
+        .addColumn('host', 'text')
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('rev', 'text')
+        .addColumn('records', 'integer')
+        .addColumn('error', 'text')
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute()
+      await db.schema.createIndex('backfill_repos_state').on('backfill_repos').columns(['state', 'did']).execute()
+    },
+  },
+}
+
+const provider: MigrationProvider = { getMigrations: async () => migrations }
+
+export async function migrateToLatest(db: Kysely<Schema>): Promise<void> {
+  const migrator = new Migrator({ db, provider })
+  const { error, results } = await migrator.migrateToLatest()
+  const failed = results?.find((r) => r.status === 'Error')
+  if (error || failed) {
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`, { cause: error })
+  }
+}

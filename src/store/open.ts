@@ -1,0 +1,45 @@
+import Database from 'better-sqlite3'
+import { Kysely, SqliteDialect } from 'kysely'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { migrateToLatest } from './migrations.js'
+import type { Schema } from './schema.js'
+
+export interface OpenOptions {
+  /** The reader side: no schema changes, writes refused by SQLite (query_only). */
+  readOnly?: boolean
+  /** Page cache of this connection in MiB (see BENCHMARKS.md for how the defaults were chosen). */
+  cacheMiB?: number
+}
+
+export interface StoreHandle {
+  sqlite: Database.Database
+  db: Kysely<Schema>
+  path: string
+  close(): Promise<void>
+}
+
+/** Opens (and on the writer side creates and migrates) the index database in WAL mode. */
+export async function openStore(path: string, opts: OpenOptions = {}): Promise<StoreHandle> {
+  if (path !== ':memory:' && !opts.readOnly) mkdirSync(dirname(path), { recursive: true })
+  const sqlite = new Database(path, { fileMustExist: !!opts.readOnly })
+  // WAL: readers never block the single writer and never see a half-applied batch.
+  // synchronous=NORMAL in WAL is safe against power loss for committed-and-checkpointed data and
+  // keeps every committed transaction across a process crash (what "lose nothing" needs).
+  sqlite.pragma('journal_mode = WAL')
+  sqlite.pragma('synchronous = NORMAL')
+  sqlite.pragma('busy_timeout = 5000')
+  sqlite.pragma(`cache_size = -${(opts.cacheMiB ?? (opts.readOnly ? 16 : 64)) * 1024}`)
+  sqlite.pragma('temp_store = MEMORY')
+  if (opts.readOnly) sqlite.pragma('query_only = ON')
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) })
+  if (!opts.readOnly) await migrateToLatest(db)
+  return {
+    sqlite,
+    db,
+    path,
+    async close() {
+      await db.destroy() // closes the better-sqlite3 handle too
+    },
+  }
+}

@@ -1,0 +1,267 @@
+import type { DidString, NsidString } from '@atproto/syntax'
+import type Database from 'better-sqlite3'
+import { statSync } from 'node:fs'
+import { normalizeLink } from '../links/extract.js'
+import { formatSource, type Source } from '../links/source.js'
+import type { StoreHandle } from './open.js'
+import { comparePosition, decodePosition, encodePosition, type Position } from './page-cursor.js'
+import { decodeTarget, encodeTarget } from './target-codec.js'
+import { decodeRkey } from './tid.js'
+
+type Rkey = Buffer | string
+
+export interface LinkRecord {
+  did: DidString
+  collection: NsidString
+  rkey: string
+}
+
+export interface Page<T> {
+  total: number
+  items: T[]
+  cursor?: string
+}
+
+export interface SourceCount {
+  source: string
+  collection: string
+  path: string
+  records: number
+  dids: number
+}
+
+/** A (subject, source) pair resolved to ids; undefined ids mean nothing links there yet. */
+export interface LinkKey {
+  targetId?: number
+  sourceId?: number
+  collection: string
+}
+
+export interface IndexStats {
+  cursor?: number
+  records: number
+  links: number
+  targets: number
+  dids: number
+  dbBytes: number
+  pendingAccountJobs: number
+  gaps: number
+}
+
+const NAME_CACHE = 100_000
+
+/**
+ * Read side of the index. Runs on its own connection; WAL lets it read a consistent snapshot
+ * while the writer commits. Every list is a keyset walk on a primary key (no sorting, no OFFSET).
+ */
+export class Reader {
+  private s
+  private didNames = new Map<number, DidString>()
+  private collectionNames = new Map<number, string>()
+  private sourceNames = new Map<number, { collection: string; path: string }>()
+
+  constructor(readonly store: StoreHandle) {
+    const db: Database.Database = store.sqlite
+    this.s = {
+      didId: db.prepare('SELECT id FROM dids WHERE did = ?').pluck(),
+      didName: db.prepare('SELECT did FROM dids WHERE id = ?').pluck(),
+      collectionId: db.prepare('SELECT id FROM collections WHERE nsid = ?').pluck(),
+      collectionName: db.prepare('SELECT nsid FROM collections WHERE id = ?').pluck(),
+      sourceId: db.prepare('SELECT id FROM sources WHERE collection_id = ? AND path = ?').pluck(),
+      sourceById: db.prepare(
+        'SELECT c.nsid AS collection, s.path AS path FROM sources s JOIN collections c ON c.id = s.collection_id WHERE s.id = ?',
+      ),
+      targetId: db.prepare('SELECT id FROM targets WHERE key = ?').pluck(),
+      targetKey: db.prepare('SELECT key FROM targets WHERE id = ?').pluck(),
+      count: db.prepare('SELECT records, dids FROM link_counts WHERE target_id = ? AND source_id = ?'),
+      countsOf: db.prepare('SELECT source_id, records, dids FROM link_counts WHERE target_id = ?'),
+      newest: db.prepare(
+        'SELECT rkey, did_id FROM links_by_time WHERE target_id = ? AND source_id = ? ORDER BY rkey DESC, did_id DESC LIMIT ?',
+      ),
+      newestBefore: db.prepare(
+        `SELECT rkey, did_id FROM links_by_time WHERE target_id = ? AND source_id = ? AND (rkey, did_id) < (?, ?)
+         ORDER BY rkey DESC, did_id DESC LIMIT ?`,
+      ),
+      oldest: db.prepare(
+        'SELECT rkey, did_id FROM links_by_time WHERE target_id = ? AND source_id = ? ORDER BY rkey, did_id LIMIT ?',
+      ),
+      oldestAfter: db.prepare(
+        `SELECT rkey, did_id FROM links_by_time WHERE target_id = ? AND source_id = ? AND (rkey, did_id) > (?, ?)
+         ORDER BY rkey, did_id LIMIT ?`,
+      ),
+      ofDid: db.prepare('SELECT rkey FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ?').pluck(),
+      didHasNewer: db
+        .prepare('SELECT 1 FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ? AND rkey > ? LIMIT 1')
+        .pluck(),
+      meta: db.prepare('SELECT key, value FROM meta'),
+      maxDid: db.prepare('SELECT coalesce(max(id), 0) FROM dids').pluck(),
+      maxTarget: db.prepare('SELECT coalesce(max(id), 0) FROM targets').pluck(),
+      jobs: db.prepare('SELECT count(*) FROM account_jobs').pluck(),
+      gaps: db.prepare('SELECT count(*) FROM gaps').pluck(),
+      pageCount: db.prepare('PRAGMA page_count').pluck(),
+      pageSize: db.prepare('PRAGMA page_size').pluck(),
+    }
+  }
+
+  /** Resolves a subject string and a parsed source to ids (subjects are normalized like links). */
+  key(subject: string, source: Source): LinkKey {
+    const collectionId = this.s.collectionId.get(source.collection) as number | undefined
+    const targetId = this.targetId(subject)
+    const sourceId =
+      collectionId === undefined ? undefined : (this.s.sourceId.get(collectionId, source.path) as number | undefined)
+    return { targetId, sourceId, collection: source.collection }
+  }
+
+  targetId(subject: string): number | undefined {
+    const key = encodeTarget(normalizeLink(subject) ?? subject, {
+      didId: (did) => this.s.didId.get(did) as number | undefined,
+      collectionId: (nsid) => this.s.collectionId.get(nsid) as number | undefined,
+    })
+    return key && (this.s.targetId.get(key) as number | undefined)
+  }
+
+  counts(key: LinkKey): { records: number; dids: number } {
+    if (key.targetId === undefined || key.sourceId === undefined) return { records: 0, dids: 0 }
+    return (this.s.count.get(key.targetId, key.sourceId) as { records: number; dids: number }) ?? { records: 0, dids: 0 }
+  }
+
+  /** Every source linking to a target, with its counts. */
+  countsBySource(targetId: number | undefined): SourceCount[] {
+    if (targetId === undefined) return []
+    const rows = this.s.countsOf.all(targetId) as Array<{ source_id: number; records: number; dids: number }>
+    return rows.map((r) => {
+      const { collection, path } = this.sourceName(r.source_id)
+      return { source: formatSource(collection, path), collection, path, records: r.records, dids: r.dids }
+    })
+  }
+
+  /** Linking records, newest first (or oldest first with reverse), optionally only from some DIDs. */
+  backlinks(key: LinkKey, opts: { limit: number; cursor?: string; reverse?: boolean; dids?: string[] }): Page<LinkRecord> {
+    const after = opts.cursor ? decodePosition(opts.cursor) : undefined
+    if (key.targetId === undefined || key.sourceId === undefined) return { total: 0, items: [] }
+    const rows = opts.dids?.length
+      ? this.filteredPositions(key.targetId, key.sourceId, opts.dids)
+      : undefined
+    let positions: Position[]
+    let total: number
+    if (rows) {
+      total = rows.length
+      const dir = opts.reverse ? 1 : -1
+      rows.sort((a, b) => dir * comparePosition(a, b))
+      const start = after ? rows.findIndex((p) => dir * comparePosition(p, after) > 0) : 0
+      positions = start < 0 ? [] : rows.slice(start, start + opts.limit + 1)
+    } else {
+      total = this.counts(key).records
+      positions = this.walk(key.targetId, key.sourceId, after, opts.limit + 1, !!opts.reverse)
+    }
+    return this.page(positions, opts.limit, total, (p) => ({
+      did: this.didName(p.didId),
+      collection: key.collection as NsidString,
+      rkey: decodeRkey(p.rkey),
+    }))
+  }
+
+  /** Distinct linking accounts, most recent linker first: each DID appears at its newest link. */
+  linkingDids(key: LinkKey, opts: { limit: number; cursor?: string }): Page<DidString> {
+    let after = opts.cursor ? decodePosition(opts.cursor) : undefined
+    if (key.targetId === undefined || key.sourceId === undefined) return { total: 0, items: [] }
+    const found: Position[] = []
+    const chunk = Math.min(1000, opts.limit * 4 + 8)
+    for (;;) {
+      const rows = this.walk(key.targetId, key.sourceId, after, chunk, false)
+      for (const p of rows) {
+        if (this.s.didHasNewer.get(key.targetId, key.sourceId, p.didId, p.rkey) === undefined) found.push(p)
+        if (found.length > opts.limit) break
+      }
+      if (found.length > opts.limit || rows.length < chunk) break
+      after = rows[rows.length - 1]
+    }
+    return this.page(found, opts.limit, this.counts(key).dids, (p) => this.didName(p.didId))
+  }
+
+  stats(): IndexStats {
+    const meta = new Map((this.s.meta.all() as Array<{ key: string; value: number }>).map((r) => [r.key, r.value]))
+    return {
+      cursor: meta.get('cursor') ?? undefined,
+      records: meta.get('records') ?? 0,
+      links: meta.get('links') ?? 0,
+      targets: this.s.maxTarget.get() as number,
+      dids: this.s.maxDid.get() as number,
+      dbBytes: this.dbBytes(),
+      pendingAccountJobs: this.s.jobs.get() as number,
+      gaps: this.s.gaps.get() as number,
+    }
+  }
+
+  dbBytes(): number {
+    const main = (this.s.pageCount.get() as number) * (this.s.pageSize.get() as number)
+    let wal = 0
+    try {
+      wal = statSync(`${this.store.path}-wal`).size
+    } catch {
+      // no WAL file yet
+    }
+    return main + wal
+  }
+
+  didName(id: number): DidString {
+    return cached(this.didNames, id, () => this.s.didName.get(id) as DidString)
+  }
+
+  collectionName(id: number): string {
+    return cached(this.collectionNames, id, () => this.s.collectionName.get(id) as string)
+  }
+
+  sourceName(id: number): { collection: string; path: string } {
+    return cached(this.sourceNames, id, () => this.s.sourceById.get(id) as { collection: string; path: string })
+  }
+
+  targetName(id: number): string {
+    const key = this.s.targetKey.get(id) as Buffer
+    return decodeTarget(key, { didName: (i) => this.didName(i), collectionName: (i) => this.collectionName(i) })
+  }
+
+  private walk(targetId: number, sourceId: number, after: Position | undefined, n: number, reverse: boolean): Position[] {
+    const rows = (
+      reverse
+        ? after
+          ? this.s.oldestAfter.all(targetId, sourceId, after.rkey, after.didId, n)
+          : this.s.oldest.all(targetId, sourceId, n)
+        : after
+          ? this.s.newestBefore.all(targetId, sourceId, after.rkey, after.didId, n)
+          : this.s.newest.all(targetId, sourceId, n)
+    ) as Array<{ rkey: Rkey; did_id: number }>
+    return rows.map((r) => ({ rkey: r.rkey, didId: r.did_id }))
+  }
+
+  private filteredPositions(targetId: number, sourceId: number, dids: string[]): Position[] {
+    const out: Position[] = []
+    for (const did of new Set(dids)) {
+      const didId = this.s.didId.get(did) as number | undefined
+      if (didId === undefined) continue
+      for (const rkey of this.s.ofDid.all(targetId, sourceId, didId) as Rkey[]) out.push({ rkey, didId })
+    }
+    return out
+  }
+
+  private page<T>(positions: Position[], limit: number, total: number, map: (p: Position) => T): Page<T> {
+    const more = positions.length > limit
+    const shown = more ? positions.slice(0, limit) : positions
+    return {
+      total,
+      items: shown.map(map),
+      cursor: more ? encodePosition(shown[shown.length - 1]) : undefined,
+    }
+  }
+}
+
+function cached<K, V>(map: Map<K, V>, key: K, load: () => V): V {
+  let v = map.get(key)
+  if (v === undefined) {
+    v = load()
+    if (map.size >= NAME_CACHE) map.clear()
+    map.set(key, v)
+  }
+  return v
+}
+
