@@ -1,17 +1,23 @@
 import { createServer } from '@atproto/xrpc-server'
 import cors from 'cors'
 import express from 'express'
+import { registerMethods as constellationMethods } from './constellation/endpoints.js'
+import { constellationRouter } from './constellation/router.js'
 import type { ApiContext } from './context.js'
 import { parseError } from './errors.js'
+import { explorerRouter } from './explorer/index.js'
 import getBacklinkDids from './methods/getBacklinkDids.js'
 import getBacklinks from './methods/getBacklinks.js'
 import getCounts from './methods/getCounts.js'
+import getManyToMany from './methods/getManyToMany.js'
+import getManyToManyCounts from './methods/getManyToManyCounts.js'
 import getStatus from './methods/getStatus.js'
 
-/** The HTTP app: XRPC methods, health, open CORS. */
+/** The HTTP app: XRPC methods, Constellation's routes, the explorer, health, open CORS. */
 export function createApp(ctx: ApiContext): express.Express {
   const server = createServer([], { errorParser: parseError })
-  for (const register of [getBacklinks, getBacklinkDids, getCounts, getStatus]) register(server, ctx)
+  const methods = [getBacklinks, getBacklinkDids, getCounts, getStatus, getManyToMany, getManyToManyCounts, constellationMethods]
+  for (const register of methods) register(server, ctx)
 
   const app = express()
   app.disable('x-powered-by')
@@ -19,6 +25,8 @@ export function createApp(ctx: ApiContext): express.Express {
   app.get('/xrpc/_health', (_req, res) => {
     res.json({ version: ctx.version })
   })
+  app.use(explorerRouter(ctx)) // '/', robots.txt
+  app.use(constellationRouter(ctx)) // Constellation's REST routes; HTML views of its XRPC routes
   app.use(server.router)
   return app
 }
