@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { JetstreamClient, type JetstreamClientOptions, subscribeUrl } from '../src/firehose/jetstream-client.js';
 import { JetstreamTestServer, type TestEvent } from './helpers/jetstream-server.js';
 
@@ -109,6 +111,7 @@ describe('JetstreamClient', () => {
     // cursor): those are the only duplicates, and order is kept.
     const cursors = server.connections.map((conn) => conn.cursor);
     assert.equal(cursors[0], undefined);
+    assert.ok(server.connections.every((conn) => !conn.offeredDeflate && !conn.compress));
     const duplicates = c.delivered.filter((t, i) => c.delivered.indexOf(t) !== i);
     assert.deepEqual(duplicates, cursors.slice(1));
     assert.deepEqual(c.delivered, [...c.delivered].sort((a, b) => a - b));
@@ -153,7 +156,7 @@ describe('JetstreamClient', () => {
       url: '/subscribe?compress=true',
       cursor: undefined,
       compress: true,
-      deflate: false,
+      offeredDeflate: false,
       wantedCollections: [],
     });
     assert.equal(client.status().decodeErrors, 0);
@@ -168,7 +171,10 @@ describe('JetstreamClient', () => {
     ]);
     const server = await startServer({ events, dictionary: testDictionary, faults });
     const c = consumer();
-    const client = startClient(c, { hosts: [server.url], compress: 'zstd', dictionary: testDictionary });
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
+    const logger = pino({ level: 'warn' }, sink);
+    const client = startClient(c, { hosts: [server.url], compress: 'zstd', dictionary: testDictionary, logger });
     const expected = server.timeUs().filter((_, i) => ![5, 9, 12].includes(i));
     await waitFor('good events', () => c.delivered.length === expected.length);
     server.sendRaw(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3])); // zstd magic, then nonsense
@@ -178,6 +184,8 @@ describe('JetstreamClient', () => {
     assert.deepEqual(c.delivered.slice(0, -1), expected);
     assert.equal(client.status().decodeErrors, 4);
     assert.equal(server.connections.length, 1);
+    // Rate-limited: one warning for the burst, the rest only counted.
+    assert.equal(lines.filter((l) => l.includes('jetstream message skipped')).length, 1);
   });
 
   it('counts garbage binary frames and invalid JSON on an uncompressed stream', async () => {
@@ -192,6 +200,30 @@ describe('JetstreamClient', () => {
     await waitFor('good events', () => c.delivered.length === 8);
     assert.equal(client.status().decodeErrors, 2);
     assert.equal(server.connections.length, 1);
+  });
+
+  it('survives a server restart that re-sends events with new time_us', async () => {
+    const server = await startServer({ events: makeEvents(20) });
+    const c = consumer();
+    const client = startClient(c, { hosts: [server.url] });
+    await waitFor('events', () => c.delivered.length === 20);
+    const before = server.timeUs();
+    server.restart(1_000_000); // same events, clock one second later: all at/after the cursor
+    await waitFor('re-sent events', () => c.delivered.length === 40);
+    assert.deepEqual(c.delivered, [...before, ...server.timeUs()]);
+    assert.equal(server.connections[1]!.cursor, before.at(-1));
+    assert.equal(client.status().gaps, 0);
+  });
+
+  it('tails live events when there is no cursor', async () => {
+    const server = await startServer({ events: makeEvents(10), noCursor: 'live' });
+    const c = consumer();
+    startClient(c, { hosts: [server.url] });
+    await waitFor('connection', () => server.openConnections === 1);
+    const live = makeEvents(5, T0 + 1_000_000);
+    server.append(...live);
+    await waitFor('live events', () => c.delivered.length === 5);
+    assert.deepEqual(c.delivered, live.map((e) => e.time_us));
   });
 
   it('reconnects when the server goes silent', async () => {
@@ -271,7 +303,7 @@ describe('JetstreamClient', () => {
     assert.equal(c.delivered.length, 20); // posts filtered out
     assert.deepEqual(c.texts.map((t) => JSON.parse(t).commit.collection).filter((x) => x === 'app.bsky.feed.post'), []);
     const conn = server.connections[0]!;
-    assert.equal(conn.deflate, true);
+    assert.equal(conn.offeredDeflate, true);
     assert.equal(conn.compress, false);
     assert.deepEqual(conn.wantedCollections, ['app.bsky.feed.like', 'app.bsky.graph.*']);
   });

@@ -35,7 +35,11 @@ export interface JetstreamClientOptions {
   backoffMaxMs?: number; // default 60 s
   /** Consecutive failures on one host before trying the next. Default 3. */
   failoverAfter?: number;
-  /** Rewind applied to the cursor when resuming on a different host. Default 10 s. */
+  /**
+   * Rewind applied to the cursor when resuming on a different host than the one that
+   * delivered the last event. Default 10 s. The first connection uses getCursor() as is
+   * (the client cannot know which host a persisted cursor came from).
+   */
   rewindUs?: number;
   /**
    * The first event after (re)connecting with cursor C is a gap when its time_us exceeds

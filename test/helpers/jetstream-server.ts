@@ -34,6 +34,8 @@ export interface JetstreamTestServerOptions {
   faults?: Map<number, Fault>;
   /** Add v2's extra top-level `cursor` field to every message. */
   v2CursorField?: boolean;
+  /** Negotiate permessage-deflate when offered (default true; costly for benchmarks). */
+  deflate?: boolean;
   /** Bytes queued per connection before waiting for the socket to drain. */
   highWaterBytes?: number;
   port?: number;
@@ -43,7 +45,8 @@ export interface ConnectionRecord {
   url: string;
   cursor?: number;
   compress: boolean;
-  deflate: boolean;
+  /** The client offered permessage-deflate (negotiated unless the server was started with deflate: false). */
+  offeredDeflate: boolean;
   wantedCollections: string[];
 }
 
@@ -58,6 +61,7 @@ interface Subscriber {
 
 export class JetstreamTestServer {
   readonly connections: ConnectionRecord[] = [];
+  /** Messages per connection before it is dropped; may be changed at any time. */
   dropAfter: number | undefined;
   private readonly events: TestEvent[];
   private readonly subscribers = new Set<Subscriber>();
@@ -78,7 +82,7 @@ export class JetstreamTestServer {
 
   static async start(opts: JetstreamTestServerOptions = {}): Promise<JetstreamTestServer> {
     const httpServer = http.createServer((_req, res) => res.writeHead(404).end());
-    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: true });
+    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: opts.deflate ?? true });
     const server = new JetstreamTestServer(httpServer, wss, opts);
     httpServer.on('upgrade', (req, socket, head) => server.upgrade(req, socket, head));
     await new Promise<void>((resolve, reject) => {
@@ -170,7 +174,13 @@ export class JetstreamTestServer {
     const cursorParam = url.searchParams.get('cursor');
     const cursor = cursorParam === null ? undefined : Number(cursorParam);
     const wanted = url.searchParams.getAll('wantedCollections');
-    this.connections.push({ url: req.url ?? '', cursor, compress: zstd, deflate: offersDeflate, wantedCollections: wanted });
+    this.connections.push({
+      url: req.url ?? '',
+      cursor,
+      compress: zstd,
+      offeredDeflate: offersDeflate,
+      wantedCollections: wanted,
+    });
 
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       if (this.closing) {
