@@ -1,27 +1,29 @@
 import type Database from 'better-sqlite3'
 import { encodeTarget, targetNames, type IdLookup } from './target-codec.js'
+import { TwoGenerationCache } from './two-generation-cache.js'
 
 export interface DidEntry {
+  did: string
   id: number
   rev: string | null
   status: string | null
 }
 
-// Caches are cleared wholesale when full: simple, bounded memory, and the hot keys refill at once.
-const MAX_DIDS = 200_000
-const MAX_TARGETS = 200_000
+// Entries per cache generation (see TwoGenerationCache): bounds the writer's memory.
+const MAX_DIDS = 150_000
+const MAX_TARGETS = 150_000
 
 /** Maps strings to their integer ids, creating rows as needed (writer side only). */
 export class Interner implements IdLookup {
-  private dids = new Map<string, DidEntry>()
+  private dids = new TwoGenerationCache<string, DidEntry>(MAX_DIDS)
   private collections = new Map<string, number>()
   private sources = new Map<string, number>()
-  private targets = new Map<string, number>()
+  private targets = new TwoGenerationCache<string, number>(MAX_TARGETS)
   private stmts
 
   constructor(private sqlite: Database.Database) {
     this.stmts = {
-      getDid: sqlite.prepare('SELECT id, rev, status FROM dids WHERE did = ?'),
+      getDid: sqlite.prepare('SELECT did, id, rev, status FROM dids WHERE did = ?'),
       addDid: sqlite.prepare('INSERT INTO dids (did) VALUES (?) RETURNING id'),
       getCollection: sqlite.prepare('SELECT id FROM collections WHERE nsid = ?').pluck(),
       addCollection: sqlite.prepare('INSERT INTO collections (nsid) VALUES (?) RETURNING id').pluck(),
@@ -32,12 +34,14 @@ export class Interner implements IdLookup {
     }
   }
 
+  /** Entries changed in the open transaction: kept out of cache eviction until written. */
+  readonly dirtyDids = new Map<string, DidEntry>()
+
   did(did: string): DidEntry {
-    let entry = this.dids.get(did)
+    let entry = this.dirtyDids.get(did) ?? this.dids.get(did)
     if (entry) return entry
     entry = this.stmts.getDid.get(did) as DidEntry | undefined
-    if (!entry) entry = { id: (this.stmts.addDid.get(did) as { id: number }).id, rev: null, status: null }
-    if (this.dids.size >= MAX_DIDS) this.dids.clear()
+    if (!entry) entry = { did, id: (this.stmts.addDid.get(did) as { id: number }).id, rev: null, status: null }
     this.dids.set(did, entry)
     return entry
   }
@@ -75,13 +79,13 @@ export class Interner implements IdLookup {
     if (names.collection) this.collectionId(names.collection)
     const key = encodeTarget(target, this)!
     id = (this.stmts.getTarget.get(key) as number | undefined) ?? (this.stmts.addTarget.get(key) as number)
-    if (this.targets.size >= MAX_TARGETS) this.targets.clear()
     this.targets.set(target, id)
     return id
   }
 
   /** Forget cached rows: after a rolled-back transaction the cache may name rows that do not exist. */
   reset(): void {
+    this.dirtyDids.clear()
     this.dids.clear()
     this.collections.clear()
     this.sources.clear()

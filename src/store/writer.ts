@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3'
 import type { ExtractedLink } from '../links/types.js'
+import { BatchBuffer, byDidOrder, byTimeOrder, recordOrder, type LinkOp } from './batch-buffer.js'
 import { Interner, type DidEntry } from './interner.js'
 import type { StoreHandle } from './open.js'
 import { encodeRkey } from './tid.js'
@@ -25,6 +26,7 @@ export class Writer {
   readonly ids: Interner
   private recordsDelta = 0
   private linksDelta = 0
+  private buffer = new BatchBuffer()
   private s
 
   constructor(readonly store: StoreHandle) {
@@ -38,9 +40,7 @@ export class Writer {
       insDid: db.prepare('INSERT OR IGNORE INTO links_by_did (target_id, source_id, did_id, rkey) VALUES (?, ?, ?, ?)'),
       delTime: db.prepare('DELETE FROM links_by_time WHERE target_id = ? AND source_id = ? AND rkey = ? AND did_id = ?'),
       delDid: db.prepare('DELETE FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ? AND rkey = ?'),
-      didLinksOther: db
-        .prepare('SELECT 1 FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ? AND rkey <> ? LIMIT 1')
-        .pluck(),
+      didHasAny: db.prepare('SELECT 1 FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ? LIMIT 1').pluck(),
       bumpCount: db
         .prepare(
           `INSERT INTO link_counts (target_id, source_id, records, dids) VALUES (?, ?, ?, ?)
@@ -80,7 +80,7 @@ export class Writer {
   transaction<T>(fn: () => T): T {
     const run = this.store.sqlite.transaction(() => {
       const out = fn()
-      this.flushCounters()
+      this.flush()
       return out
     })
     try {
@@ -88,6 +88,7 @@ export class Writer {
     } catch (err) {
       this.recordsDelta = 0
       this.linksDelta = 0
+      this.buffer.clear()
       this.ids.reset()
       throw err
     }
@@ -99,7 +100,7 @@ export class Writer {
 
   setRev(entry: DidEntry, rev: string): void {
     entry.rev = rev
-    this.s.setDid.run(rev, entry.status, entry.id)
+    this.ids.dirtyDids.set(entry.did, entry)
   }
 
   /** Creates or replaces a record's links (an update, or a replayed create, is a diff: no double counts). */
@@ -107,7 +108,7 @@ export class Writer {
     const collectionId = this.ids.collectionId(collection)
     const rk = encodeRkey(rkey)
     const pairs = this.pairsOf(collectionId, links)
-    const oldBlob = this.s.getRecord.get(entry.id, collectionId, rk) as Buffer | undefined
+    const oldBlob = this.currentLinks(entry.id, collectionId, rk)
     const oldPairs = oldBlob ? unpackPairs(oldBlob) : []
     if (!isHidden(entry)) {
       const keep = new Set(pairs.map(pairKey))
@@ -116,18 +117,18 @@ export class Writer {
       for (const p of pairs) if (!had.has(pairKey(p))) this.addLink(p, rk, entry.id)
     }
     // Records without links are not kept: a later delete of them has nothing to undo.
-    if (pairs.length > 0) this.s.putRecord.run(entry.id, collectionId, rk, packPairs(pairs))
-    else if (oldBlob) this.s.delRecord.run(entry.id, collectionId, rk)
+    if (pairs.length > 0) this.buffer.setRecord(entry.id, collectionId, rk, packPairs(pairs))
+    else if (oldBlob) this.buffer.setRecord(entry.id, collectionId, rk, null)
     this.recordsDelta += (pairs.length > 0 ? 1 : 0) - (oldBlob ? 1 : 0)
   }
 
   deleteRecord(entry: DidEntry, collection: string, rkey: string): void {
     const collectionId = this.ids.collectionId(collection)
     const rk = encodeRkey(rkey)
-    const oldBlob = this.s.getRecord.get(entry.id, collectionId, rk) as Buffer | undefined
+    const oldBlob = this.currentLinks(entry.id, collectionId, rk)
     if (!oldBlob) return
     if (!isHidden(entry)) for (const p of unpackPairs(oldBlob)) this.removeLink(p, rk, entry.id)
-    this.s.delRecord.run(entry.id, collectionId, rk)
+    this.buffer.setRecord(entry.id, collectionId, rk, null)
     this.recordsDelta--
   }
 
@@ -144,7 +145,7 @@ export class Writer {
     const wasHidden = isHidden(entry)
     const prev = entry.status
     entry.status = next
-    this.s.setDid.run(entry.rev, next, entry.id)
+    this.ids.dirtyDids.set(entry.did, entry)
     if (next === 'deleted') this.s.putJob.run(entry.id, 'purge')
     else if (!wasHidden && isHidden(entry)) this.s.putJob.run(entry.id, 'hide')
     else if (wasHidden && next === null) this.s.putJob.run(entry.id, 'show')
@@ -171,7 +172,7 @@ export class Writer {
           else this.removeLink(p, row.rkey, job.did_id)
         }
         if (job.action === 'purge') {
-          this.s.delRecord.run(job.did_id, row.collection_id, row.rkey)
+          this.buffer.setRecord(job.did_id, row.collection_id, row.rkey, null)
           this.recordsDelta--
         }
       }
@@ -228,28 +229,85 @@ export class Writer {
     return pairs
   }
 
+  /** The record's packed links as this transaction sees them (buffered changes first). */
+  private currentLinks(didId: number, collectionId: number, rkey: Rkey): Buffer | undefined {
+    const op = this.buffer.record(didId, collectionId, rkey)
+    if (op) return op.links ?? undefined
+    return this.s.getRecord.get(didId, collectionId, rkey) as Buffer | undefined
+  }
+
   private addLink([sourceId, targetId]: Pair, rkey: Rkey, didId: number): void {
-    if (this.s.insTime.run(targetId, sourceId, rkey, didId).changes === 0) return
-    this.s.insDid.run(targetId, sourceId, didId, rkey)
-    const newDid = this.s.didLinksOther.get(targetId, sourceId, didId, rkey) === undefined
-    this.s.bumpCount.get(targetId, sourceId, 1, newDid ? 1 : 0)
-    this.linksDelta++
+    this.buffer.link(targetId, sourceId, rkey, didId, 1)
   }
 
   private removeLink([sourceId, targetId]: Pair, rkey: Rkey, didId: number): void {
-    if (this.s.delTime.run(targetId, sourceId, rkey, didId).changes === 0) return
-    this.s.delDid.run(targetId, sourceId, didId, rkey)
-    const lastOfDid = this.s.didLinksOther.get(targetId, sourceId, didId, rkey) === undefined
-    const left = this.s.bumpCount.get(targetId, sourceId, -1, lastOfDid ? -1 : 0) as number
-    if (left <= 0) this.s.dropCount.run(targetId, sourceId)
-    this.linksDelta--
+    this.buffer.link(targetId, sourceId, rkey, didId, -1)
   }
 
-  private flushCounters(): void {
+  /** Writes the transaction's buffered changes in key order, maintaining the counts. */
+  private flush(): void {
+    const applied = this.flushLinksByTime()
+    this.flushLinksByDid(applied)
+    const records = [...this.buffer.records.values()].sort(recordOrder)
+    for (const r of records) {
+      if (r.links) this.s.putRecord.run(r.didId, r.collectionId, r.rkey, r.links)
+      else this.s.delRecord.run(r.didId, r.collectionId, r.rkey)
+    }
+    const dids = [...this.ids.dirtyDids.values()].sort((a, b) => a.id - b.id)
+    for (const d of dids) this.s.setDid.run(d.rev, d.status, d.id)
+    this.ids.dirtyDids.clear()
+    this.buffer.clear()
     if (this.recordsDelta) this.s.addMeta.run('records', this.recordsDelta)
     if (this.linksDelta) this.s.addMeta.run('links', this.linksDelta)
     this.recordsDelta = 0
     this.linksDelta = 0
+  }
+
+  /** Applies net link changes to links_by_time; returns those that changed something. */
+  private flushLinksByTime(): LinkOp[] {
+    const ops = [...this.buffer.links.values()].filter((op) => op.delta !== 0).sort(byTimeOrder)
+    const applied: LinkOp[] = []
+    for (const op of ops) {
+      const stmt = op.delta > 0 ? this.s.insTime : this.s.delTime
+      if (stmt.run(op.targetId, op.sourceId, op.rkey, op.didId).changes > 0) applied.push(op)
+    }
+    return applied
+  }
+
+  /**
+   * Mirrors applied changes into links_by_did, one (target, source, did) group at a time: whether
+   * the account links there before and after the group gives the distinct-DID count change.
+   */
+  private flushLinksByDid(applied: LinkOp[]): void {
+    applied.sort(byDidOrder)
+    const counts = new Map<string, { targetId: number; sourceId: number; records: number; dids: number }>()
+    for (let i = 0; i < applied.length; ) {
+      const first = applied[i]
+      const { targetId, sourceId, didId } = first
+      const linkedBefore = this.s.didHasAny.get(targetId, sourceId, didId) !== undefined
+      let records = 0
+      let onlyAdds = true
+      for (; i < applied.length; i++) {
+        const op = applied[i]
+        if (op.targetId !== targetId || op.sourceId !== sourceId || op.didId !== didId) break
+        if (op.delta > 0) this.s.insDid.run(targetId, sourceId, didId, op.rkey)
+        else this.s.delDid.run(targetId, sourceId, didId, op.rkey)
+        records += op.delta > 0 ? 1 : -1
+        onlyAdds &&= op.delta > 0
+      }
+      const linkedAfter = onlyAdds || this.s.didHasAny.get(targetId, sourceId, didId) !== undefined
+      const key = `${targetId}|${sourceId}`
+      const c = counts.get(key) ?? { targetId, sourceId, records: 0, dids: 0 }
+      c.records += records
+      c.dids += Number(linkedAfter) - Number(linkedBefore)
+      counts.set(key, c)
+      this.linksDelta += records
+    }
+    for (const c of counts.values()) {
+      if (c.records === 0 && c.dids === 0) continue
+      const left = this.s.bumpCount.get(c.targetId, c.sourceId, c.records, c.dids) as number
+      if (left <= 0) this.s.dropCount.run(c.targetId, c.sourceId)
+    }
   }
 }
 
