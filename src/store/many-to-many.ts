@@ -15,8 +15,12 @@ import { unpackPairs } from './varint.js'
 // refused above `maxScan` linking records unless a did or otherSubject filter narrows the set, and
 // a page of items reads at most `maxScan` records before returning a short page with a cursor.
 
-/** Default most linking records one request reads (~20 ms per 10k on a laptop; see docs). */
-export const DEFAULT_MAX_SCAN = 50_000
+/**
+ * Default most linking records one request reads. Reads run on the HTTP thread: grouping 10k list
+ * items took 85-160 ms in the 10k-member test (docs/constellation.md), so this caps a request
+ * at a few hundred ms.
+ */
+export const DEFAULT_MAX_SCAN = 25_000
 
 export interface ManyToManyQuery {
   key: LinkKey

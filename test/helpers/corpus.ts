@@ -58,6 +58,7 @@ function buildEvents() {
   const likeEvents = likers.map((l) => like(l, post))
   const items = members.slice(0, 10).map((m) => listitem(owner, m, list))
   const events: object[] = [
+    likeEvents[0], // replayed at once: same rev, applied again, must not count twice
     ...likeEvents,
     like(hidden, post),
     like(leaver, post),
@@ -73,6 +74,7 @@ function buildEvents() {
     }),
     // List membership: the owner's items, one removed, two added by someone else (one a repeat).
     ...items,
+    items[9],
     listitem(owner, members[10], otherList),
     listitem(owner, members[0], otherList),
     listitem(intruder, members[11], list),
@@ -206,24 +208,31 @@ export const corpus = (() => {
 export interface CorpusService {
   service: Service
   base: string
-  /** The JSONL file, to replay again. */
-  file: string
+  /** Stops this service and replays the same capture into the same database again. */
+  replayAgain(): Promise<CorpusService>
   close(): Promise<void>
 }
 
 /** Replays the corpus into a fresh database and serves it on 127.0.0.1 (a random port). */
 export async function startCorpusService(events: readonly object[] = corpus.events): Promise<CorpusService> {
   const dir = mkdtempSync(join(tmpdir(), 'backlinks-corpus-'))
+  writeFileSync(join(dir, 'events.jsonl'), lines([...events]).join('\n') + '\n')
+  return serve(dir)
+}
+
+async function serve(dir: string): Promise<CorpusService> {
   const file = join(dir, 'events.jsonl')
-  writeFileSync(file, lines([...events]).join('\n') + '\n')
-  const { config } = loadConfig(['--db', join(dir, 'db.sqlite'), '--port', '0', '--host', '127.0.0.1', '--replay', file, '--log-level', 'warn'])
-  const service = await startService(config, silentLogger)
+  const args = ['--db', join(dir, 'db.sqlite'), '--port', '0', '--host', '127.0.0.1', '--replay', file, '--log-level', 'warn']
+  const service = await startService(loadConfig(args).config, silentLogger)
   await service.replayDone
   await accountJobsDone(service)
   return {
     service,
     base: service.url,
-    file,
+    async replayAgain() {
+      await service.close()
+      return serve(dir)
+    },
     async close() {
       await service.close()
       rmSync(dir, { recursive: true, force: true })

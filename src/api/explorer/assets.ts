@@ -19,6 +19,7 @@ form.query { display: grid; gap: .25rem; max-width: 48rem; } form.query p { marg
 form.query label { display: block; font-size: .9rem; color: var(--muted); } form.query .check label { display: inline; }
 form.query input[type=text], form.query input[type=number] { width: 100%; padding: .4rem; font: inherit; border: 1px solid var(--line); border-radius: .3rem; background: var(--bg); color: var(--fg); }
 fieldset { border: 1px solid var(--line); border-radius: .3rem; } legend { font-size: .9rem; color: var(--muted); }
+fieldset label { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; } /* the legend says it */
 button { font: inherit; padding: .4rem 1rem; border-radius: .3rem; border: 1px solid var(--accent); background: var(--accent); color: var(--bg); cursor: pointer; }
 table { border-collapse: collapse; width: 100%; margin: 1rem 0; } caption { text-align: left; color: var(--muted); padding-bottom: .25rem; }
 th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; } .num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -38,6 +39,9 @@ for (const el of document.querySelectorAll('[data-live]')) {
   setInterval(refresh, 5000)
 }
 `
+
+// A ring of dots: links around a subject.
+export const ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><circle cx="16" cy="16" r="5" fill="#0b5cad"/><g fill="#58a6ff"><circle cx="16" cy="4" r="3"/><circle cx="28" cy="16" r="3"/><circle cx="16" cy="28" r="3"/><circle cx="4" cy="16" r="3"/></g></svg>`
 
 // Crawlers may read the explorer's home page but not run queries.
 export const ROBOTS = `User-agent: *

@@ -1,6 +1,6 @@
 import express from 'express'
 import type { ApiContext } from '../context.js'
-import { LIVE_JS, ROBOTS, STYLE } from './assets.js'
+import { ICON, LIVE_JS, ROBOTS, STYLE } from './assets.js'
 import type { Html } from './html.js'
 import { homePage, statsFragment } from './pages.js'
 
@@ -17,7 +17,7 @@ export function prefersHtml(req: express.Request): boolean {
   return req.accepts(['application/json', 'text/html']) === 'text/html'
 }
 
-/** The explorer's own routes: the home page, its assets and robots.txt. */
+/** The explorer's own routes: the home page, its assets, the icon and robots.txt. */
 export function explorerRouter(ctx: ApiContext): express.Router {
   const router = express.Router()
   router.get('/', (req, res) => {
@@ -37,6 +37,9 @@ export function explorerRouter(ctx: ApiContext): express.Router {
   })
   router.get('/explorer/live.js', (_req, res) => {
     res.type('text/javascript').set('Cache-Control', 'public, max-age=3600').send(LIVE_JS)
+  })
+  router.get(['/favicon.ico', '/explorer/icon.svg'], (_req, res) => {
+    res.type('image/svg+xml').set('Cache-Control', 'public, max-age=86400').send(ICON)
   })
   router.get('/robots.txt', (_req, res) => {
     res.type('text/plain').send(ROBOTS)

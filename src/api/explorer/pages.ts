@@ -14,6 +14,7 @@ function layout(title: string, body: Html): Html {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · Backlinks</title>
 <link rel="stylesheet" href="/explorer/style.css">
+<link rel="icon" href="/explorer/icon.svg" type="image/svg+xml">
 <script src="/explorer/live.js" defer></script>
 </head>
 <body>
@@ -51,7 +52,7 @@ function form(ep: Endpoint, query?: URLSearchParams): Html {
       // One input per value given, plus an empty one to add another; empty values are ignored.
       const values = [...(query?.getAll(field.name).filter((v) => v !== '') ?? []), '']
       return html`<fieldset><legend>${field.label}</legend>${values.map(
-        (v, i) => html`<p>${input(`${id}-${i}`, { ...field, example: undefined }, v, `${field.name} ${i + 1}`)}</p>`,
+        (v, i) => html`<p>${input(`${id}-${i}`, { ...field, example: undefined }, v, `${field.label}, ${i + 1}`)}</p>`,
       )}</fieldset>`
     }
     return html`<p>${input(id, field, query?.get(field.name) ?? undefined, field.label)}</p>`
