@@ -21,6 +21,39 @@ export const OPTIONS = {
   },
   'read-only': { env: 'BACKLINKS_READ_ONLY', type: 'boolean', default: false, help: 'serve queries, ingest nothing' },
   'log-level': { env: 'BACKLINKS_LOG_LEVEL', type: 'string', default: 'info', help: 'trace|debug|info|warn|error' },
+  jetstream: {
+    env: 'BACKLINKS_JETSTREAM',
+    type: 'string',
+    default: [
+      'wss://jetstream1.us-east.bsky.network',
+      'wss://jetstream2.us-east.bsky.network',
+      'wss://jetstream1.us-west.bsky.network',
+      'wss://jetstream2.us-west.bsky.network',
+    ].join(','),
+    help: 'Jetstream URLs for live ingest, comma-separated, in failover order; "none" disables live ingest',
+  },
+  compress: { env: 'BACKLINKS_COMPRESS', type: 'string', default: 'zstd', help: 'Jetstream compression: zstd|deflate|none' },
+  'zstd-dictionary': {
+    env: 'BACKLINKS_ZSTD_DICTIONARY',
+    type: 'string',
+    help: 'zstd dictionary file (otherwise cached next to --db, downloaded and verified once)',
+  },
+  'zstd-dictionary-url': {
+    env: 'BACKLINKS_ZSTD_DICTIONARY_URL',
+    type: 'string',
+    help: 'download source of the zstd dictionary (default the official one; its sha256 is checked)',
+  },
+  collections: {
+    env: 'BACKLINKS_COLLECTIONS',
+    type: 'string',
+    help: 'live ingest only these collections: NSIDs or prefix.*, comma-separated (default all)',
+  },
+  'silence-timeout': {
+    env: 'BACKLINKS_SILENCE_TIMEOUT',
+    type: 'string',
+    default: '30',
+    help: 'seconds without a Jetstream message before reconnecting',
+  },
 } satisfies Record<string, OptionSpec>
 
 export type OptionName = keyof typeof OPTIONS
@@ -57,6 +90,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   const port = Number(config.port)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port must be 0..65535, got "${config.port}"`)
+  if (!['zstd', 'deflate', 'none'].includes(config.compress as string)) {
+    throw new ConfigError(`--compress must be zstd, deflate or none, got "${config.compress}"`)
+  }
+  if (!(Number(config['silence-timeout']) > 0)) {
+    throw new ConfigError(`--silence-timeout must be a positive number of seconds, got "${config['silence-timeout']}"`)
+  }
   return { config: config as Config, positionals: parsed.positionals }
 }
 
@@ -66,7 +105,7 @@ export function optionsHelp(names: OptionName[]): string {
       const spec: OptionSpec = OPTIONS[name]
       const arg = spec.type === 'string' ? ` <${name === 'port' ? 'n' : 'value'}>` : ''
       const def = spec.default !== undefined && spec.default !== false ? ` (default ${spec.default})` : ''
-      return `  --${name}${arg}`.padEnd(28) + `${spec.help}${def} [${spec.env}]`
+      return `  --${name}${arg} `.padEnd(28) + `${spec.help}${def} [${spec.env}]`
     })
     .join('\n')
 }

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads'
 import { createApp } from './api/server.js'
 import type { IngestReport } from './api/context.js'
 import type { Config } from './config.js'
+import { liveIngestOptions } from './firehose/live-ingest.js'
 import type { Logger } from './logger.js'
 import { openStore } from './store/open.js'
 import { Reader } from './store/reader.js'
@@ -38,6 +39,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       dbPath: config.db!,
       replay: config.replay ? [config.replay] : [],
       logLevel: config['log-level'] ?? 'info',
+      live: liveIngestOptions(config),
     }
     worker = new Worker(new URL('./indexer/worker.js', import.meta.url), { workerData })
     let resolveReplay!: () => void

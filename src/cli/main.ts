@@ -16,7 +16,10 @@ const COMMANDS: Record<string, Command> = {
   serve: {
     summary: 'serve the XRPC API and keep the index current',
     usage: 'backlinks serve [options]',
-    options: ['db', 'port', 'host', 'replay', 'read-only', 'log-level'],
+    options: [
+      'db', 'port', 'host', 'replay', 'read-only', 'log-level',
+      'jetstream', 'compress', 'zstd-dictionary', 'zstd-dictionary-url', 'collections', 'silence-timeout',
+    ],
     run: ({ config }) => runServe(config, createLogger(config['log-level'])),
   },
   ingest: {

@@ -66,6 +66,8 @@ export class IngestLoop {
   }
 
   async replay(files: string[], signal?: AbortSignal, onProgress?: (line: string) => void): Promise<void> {
+    // A capture's time_us come from an unknown Jetstream instance: live ingest will rewind.
+    if (files.length) this.writer.setCursorHost(undefined)
     for (const file of files) {
       const started = Date.now()
       const done = await replayFile(

@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads'
+import { LiveIngest, type LiveIngestOptions } from '../firehose/live-ingest.js'
 import { createLogger } from '../logger.js'
 import { IngestLoop } from './ingest-loop.js'
 
@@ -8,6 +9,8 @@ export interface WorkerOptions {
   dbPath: string
   replay: string[]
   logLevel: string
+  /** Live ingest from Jetstream, started after any replay; absent when disabled. */
+  live?: LiveIngestOptions
 }
 
 export type ToMain =
@@ -24,20 +27,24 @@ const abort = new AbortController()
 
 async function main() {
   const loop = await IngestLoop.open(opts.dbPath, log)
-  const reportTimer = setInterval(() => send({ type: 'report', report: loop.report() }), 1000)
+  const live = opts.live && new LiveIngest(loop, opts.live, log)
+  const report = () => ({ ...loop.report(), ...live?.status() })
+  const reportTimer = setInterval(() => send({ type: 'report', report: report() }), 1000)
   port.on('message', async (m: { type: string }) => {
     if (m.type !== 'stop') return
     abort.abort()
     clearInterval(reportTimer)
+    await live?.stop() // stop reading first, so the flush in close() commits the last batch and its cursor
     await loop.close()
     send({ type: 'stopped' })
     port.close()
   })
   if (opts.replay.length) {
     await loop.replay(opts.replay, abort.signal)
-    send({ type: 'report', report: loop.report() })
+    send({ type: 'report', report: report() })
     send({ type: 'replay-done' })
   }
+  await live?.start()
 }
 
 main().catch((err: Error) => {

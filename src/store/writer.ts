@@ -309,6 +309,18 @@ export class Writer {
       if (left <= 0) this.s.dropCount.run(c.targetId, c.sourceId)
     }
   }
+
+  /** Jetstream instance whose time base the stored cursor is in; undefined when unknown. */
+  getCursorHost(): string | undefined {
+    const v = this.store.sqlite.prepare("SELECT value FROM meta WHERE key = 'cursor_host'").pluck().get()
+    return typeof v === 'string' ? v : undefined
+  }
+
+  /** Rarely written (host changes, replays), so the statements are prepared on demand. */
+  setCursorHost(host: string | undefined): void {
+    if (host === undefined) this.store.sqlite.prepare("DELETE FROM meta WHERE key = 'cursor_host'").run()
+    else this.store.sqlite.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor_host', ?)").run(host)
+  }
 }
 
 function pairKey(p: Pair): string {
