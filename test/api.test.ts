@@ -43,7 +43,7 @@ describe('XRPC API end to end', () => {
     dir = mkdtempSync(join(tmpdir(), 'backlinks-api-'))
     const file = join(dir, 'events.jsonl')
     writeFileSync(file, lines(corpus).join('\n') + '\n')
-    const { config } = loadConfig(['--db', join(dir, 'db.sqlite'), '--port', '0', '--host', '127.0.0.1', '--replay', file])
+    const { config } = loadConfig(['--db', join(dir, 'db.sqlite'), '--port', '0', '--host', '127.0.0.1', '--replay', file, '--jetstream', 'none'])
     service = await startService(config, silentLogger)
     await service.replayDone
     // Account jobs finish in slices after the replay; wait until none are pending.

@@ -222,7 +222,8 @@ export async function startCorpusService(events: readonly object[] = corpus.even
 
 async function serve(dir: string): Promise<CorpusService> {
   const file = join(dir, 'events.jsonl')
-  const args = ['--db', join(dir, 'db.sqlite'), '--port', '0', '--host', '127.0.0.1', '--replay', file, '--log-level', 'warn']
+  // Replay only: no live ingest (its default hosts are on the public internet).
+  const args = ['--db', join(dir, 'db.sqlite'), '--port', '0', '--host', '127.0.0.1', '--replay', file, '--jetstream', 'none', '--log-level', 'warn']
   const service = await startService(loadConfig(args).config, silentLogger)
   await service.replayDone
   await accountJobsDone(service)
