@@ -10,8 +10,8 @@ export interface DidEntry {
 }
 
 // Entries per cache generation (see TwoGenerationCache): bounds the writer's memory.
-const MAX_DIDS = 150_000
-const MAX_TARGETS = 150_000
+const MAX_DIDS = 50_000
+const MAX_TARGETS = 50_000
 
 /** Maps strings to their integer ids, creating rows as needed (writer side only). */
 export class Interner implements IdLookup {
