@@ -69,6 +69,12 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('backfill_repos_state').on('backfill_repos').columns(['state', 'did']).execute()
     },
   },
+  '2026-11-27-002-backfill': {
+    // A backfill walks each host's pending repos in listing order (rowid, implicit in the index).
+    async up(db: Kysely<any>) {
+      await db.schema.createIndex('backfill_repos_host').on('backfill_repos').columns(['host', 'state']).execute()
+    },
+  },
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }
