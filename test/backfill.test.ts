@@ -324,6 +324,22 @@ describe('failures', () => {
   })
 })
 
+describe('errors that are not about one repo', () => {
+  test('a database error stops the run, start() rejects, and the repo stays pending', async () => {
+    const pds = await startPds()
+    const repos = await buildRepos(3, 900)
+    repos.forEach((r) => pds.put(r))
+    const loop = await openLoop()
+    const indexer = hooked(loop, () => {
+      throw new Error('SQLITE_FULL: database or disk is full')
+    })
+    const backfill = new Backfill(local({ pds: pds.url, concurrency: 1 }), { indexer, store: loop.store, logger: silentLogger })
+    await assert.rejects(backfill.start(), /SQLITE_FULL/)
+    const states = repoRows(loop).map((r) => r.state)
+    assert.ok(!states.includes('failed') && states.includes('pending'), states.join())
+  })
+})
+
 describe('explicit DIDs (repair)', () => {
   test('did:web and did:plc are resolved, signatures checked, and a done repo is fetched again', async () => {
     const pds = await startPds()

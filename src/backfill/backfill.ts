@@ -2,7 +2,7 @@ import type { Indexer } from '../indexer/indexer.js'
 import type { Logger } from '../logger.js'
 import type { StoreHandle } from '../store/open.js'
 import { VERSION } from '../version.js'
-import { messageOf, outcomeOf, StoppedError } from './errors.js'
+import { BackfillError, messageOf, StoppedError } from './errors.js'
 import { HttpClient, xrpcUrl, type FetchFn } from './http.js'
 import { Semaphore } from './limits.js'
 import { resolveOptions, type BackfillOptions, type ResolvedOptions } from './options.js'
@@ -57,6 +57,8 @@ export class Backfill {
   private running: Promise<BackfillSummary> | undefined
   private outcomes = { done: 0, failed: 0, skipped: 0 }
   private listErrors = 0
+  /** An error that is not about one repo (the database, a bug): it stops the run and start() throws it. */
+  private fatal: unknown
 
   constructor(
     options: BackfillOptions,
@@ -107,6 +109,7 @@ export class Backfill {
       clearInterval(ticker)
       await this.pool.close()
     }
+    if (this.fatal !== undefined) throw this.fatal
     this.log.info(this.meter.line())
     return {
       reposDone: this.outcomes.done,
@@ -142,6 +145,7 @@ export class Backfill {
       resolved = await this.resolver.resolve(did)
     } catch (err) {
       if (err instanceof StoppedError) return
+      if (!(err instanceof BackfillError)) return this.stopOn(err)
       this.state.requeue(did, null)
       this.finish(did, err, 0)
       return
@@ -216,6 +220,7 @@ export class Backfill {
       } while (cursor)
     } catch (err) {
       if (err instanceof StoppedError) return
+      if (!(err instanceof BackfillError)) return this.stopOn(err)
       this.listErrors++
       this.log.warn({ host: host.origin, err: messageOf(err) }, 'listing repos failed; it resumes from its cursor next run')
     } finally {
@@ -264,6 +269,7 @@ export class Backfill {
       this.meter.finished++
     } catch (err) {
       if (err instanceof StoppedError || this.abort.signal.aborted) return // stays pending for the next run
+      if (!(err instanceof BackfillError)) return this.stopOn(err)
       this.finish(did, err, attempts)
     } finally {
       handed?.()
@@ -309,8 +315,14 @@ export class Backfill {
     }
   }
 
-  private finish(did: string, err: unknown, attempts: number): void {
-    const outcome: RepoOutcome['state'] = outcomeOf(err) === 'skip' ? 'skipped' : 'failed'
+  private stopOn(err: unknown): void {
+    this.fatal ??= err
+    this.log.error({ err }, 'backfill stopped by an error')
+    this.abort.abort()
+  }
+
+  private finish(did: string, err: BackfillError, attempts: number): void {
+    const outcome: RepoOutcome['state'] = err.outcome === 'skip' ? 'skipped' : 'failed'
     const error = messageOf(err)
     this.state.finish(did, { state: outcome, error, attempts })
     this.outcomes[outcome === 'skipped' ? 'skipped' : 'failed']++

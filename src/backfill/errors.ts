@@ -24,11 +24,6 @@ export class StoppedError extends Error {
   }
 }
 
-/** The outcome of any error: unknown errors (e.g. a socket reset inside fetch) are transient. */
-export function outcomeOf(err: unknown): Outcome {
-  return err instanceof BackfillError ? err.outcome : 'retry'
-}
-
 export function messageOf(err: unknown): string {
   const e = err as Error
   const cause = (e?.cause as Error | undefined)?.message

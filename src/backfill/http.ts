@@ -1,4 +1,4 @@
-import { BackfillError, outcomeOf, StoppedError } from './errors.js'
+import { BackfillError, StoppedError } from './errors.js'
 import { sleep } from './limits.js'
 import { MAX_RATE_LIMIT_WAIT_MS, type ResolvedOptions } from './options.js'
 
@@ -62,16 +62,19 @@ export class HttpClient {
     }
   }
 
-  /** Runs `attempt` until it succeeds, fails for good, or maxAttempts is reached. */
+  /**
+   * Runs `attempt` until it succeeds, fails for good, or maxAttempts is reached. Only
+   * BackfillErrors saying 'retry' are retried; anything else (a database error, a bug) is thrown.
+   */
   async withRetries<T>(attempt: (n: number) => Promise<T>): Promise<T> {
     for (let n = 1; ; n++) {
       try {
         return await attempt(n)
       } catch (err) {
         if (this.signal.aborted) throw new StoppedError()
-        if (outcomeOf(err) !== 'retry' || n >= this.opts.maxAttempts) throw err
+        if (!(err instanceof BackfillError) || err.outcome !== 'retry' || n >= this.opts.maxAttempts) throw err
         this.onRetry(err)
-        await sleep(this.backoff(n, (err as BackfillError).retryAfterMs), this.signal)
+        await sleep(this.backoff(n, err.retryAfterMs), this.signal)
       }
     }
   }

@@ -7,8 +7,19 @@ import type { FromParser, ToParser } from './parse-worker.js'
 /** Called for each parse event, on the writer thread; the next slice comes after it returns. */
 export type ParseHandler = (event: ParseEvent) => void
 
+/**
+ * Repos a worker holds at once: while the writer works through one repo's slices, the worker
+ * already parses the next (with one, worker and writer would take turns instead of overlapping).
+ */
+const JOBS_PER_WORKER = 2
+
+interface Slot {
+  worker: Worker
+  jobs: number
+}
+
 interface Running {
-  id: number
+  slot: Slot
   handler: ParseHandler
   resolve: () => void
   reject: (err: Error) => void
@@ -17,36 +28,34 @@ interface Running {
 }
 
 /**
- * Parse worker threads, one repo per worker at a time; with size 0 repos are parsed on the
- * calling thread, yielding to the event loop between slices.
+ * Parse worker threads; with size 0 repos are parsed on the calling thread, yielding to the
+ * event loop between slices.
  */
 export class ParsePool {
-  private idle: Worker[] = []
-  private waiting: Array<(w: Worker) => void> = []
-  private running = new Map<Worker, Running>()
+  private slots: Slot[] = []
+  private waiting: Array<() => void> = []
+  private running = new Map<number, Running>()
   private nextId = 1
   private closed = false
 
   constructor(readonly size: number) {
-    for (let i = 0; i < size; i++) this.idle.push(this.spawn())
+    for (let i = 0; i < size; i++) this.slots.push({ worker: this.spawn(), jobs: 0 })
   }
 
   async parse(job: ParseJob, handler: ParseHandler, signal: AbortSignal): Promise<void> {
     if (this.size === 0) return this.parseInline(job, handler, signal)
-    const worker = this.idle.pop() ?? (await new Promise<Worker>((resolve) => this.waiting.push(resolve)))
+    const slot = await this.freeSlot()
     if (signal.aborted) {
-      this.release(worker)
+      this.release(slot)
       throw new StoppedError()
     }
     const id = this.nextId++
-    const done = new Promise<void>((resolve, reject) =>
-      this.running.set(worker, { id, handler, resolve, reject, settled: false }),
-    )
-    const onAbort = () => this.cancel(worker, new StoppedError())
+    const done = new Promise<void>((resolve, reject) => this.running.set(id, { slot, handler, resolve, reject, settled: false }))
+    const onAbort = () => this.cancel(id, new StoppedError())
     signal.addEventListener('abort', onAbort, { once: true })
     // The CAR's memory moves to the worker; a view into a shared (pooled) buffer is copied first.
     const bytes = ownsBuffer(job.bytes) ? job.bytes : job.bytes.slice()
-    worker.postMessage({ type: 'job', id, job: { ...job, bytes } } satisfies ToParser, [bytes.buffer as ArrayBuffer])
+    slot.worker.postMessage({ type: 'job', id, job: { ...job, bytes } } satisfies ToParser, [bytes.buffer as ArrayBuffer])
     try {
       await done
     } finally {
@@ -56,34 +65,58 @@ export class ParsePool {
 
   async close(): Promise<void> {
     this.closed = true
-    const workers = [...this.idle, ...this.running.keys()]
-    this.idle = []
-    await Promise.all(workers.map((w) => w.terminate()))
+    await Promise.all(this.slots.map((s) => s.worker.terminate()))
   }
 
   private async parseInline(job: ParseJob, handler: ParseHandler, signal: AbortSignal): Promise<void> {
-    for await (const event of parseRepo(job)) {
-      handler(event)
+    const events = parseRepo(job)
+    for (;;) {
+      let next: IteratorResult<ParseEvent>
+      try {
+        next = await events.next()
+      } catch (err) {
+        // As from a worker: whatever goes wrong parsing fails the repo (the handler's errors do not).
+        throw err instanceof BackfillError ? err : new BackfillError((err as Error).message, 'fail')
+      }
+      if (next.done) return
+      handler(next.value)
       // The writer thread also commits live events and answers status: let them in between slices.
       await yieldToLoop()
       if (signal.aborted) throw new StoppedError()
     }
   }
 
+  /** The least busy worker with room for a job, waiting for one if all are full. */
+  private async freeSlot(): Promise<Slot> {
+    for (;;) {
+      const slot = this.slots.reduce((a, b) => (b.jobs < a.jobs ? b : a))
+      if (slot.jobs < JOBS_PER_WORKER) {
+        slot.jobs++
+        return slot
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve))
+    }
+  }
+
+  private release(slot: Slot): void {
+    slot.jobs--
+    this.waiting.shift()?.()
+  }
+
   private spawn(): Worker {
     const worker = new Worker(new URL('./parse-worker.js', import.meta.url))
     worker.unref() // an idle pool never keeps the process alive
-    worker.on('message', (m: FromParser) => this.onMessage(worker, m))
+    worker.on('message', (m: FromParser) => this.onMessage(m))
     worker.on('error', (err) => this.onCrash(worker, err))
     return worker
   }
 
-  private onMessage(worker: Worker, m: FromParser): void {
-    const job = this.running.get(worker)
-    if (!job || job.id !== m.id) return
+  private onMessage(m: FromParser): void {
+    const job = this.running.get(m.id)
+    if (!job) return
     if (m.type === 'end') {
-      this.running.delete(worker)
-      this.release(worker)
+      this.running.delete(m.id)
+      this.release(job.slot)
       if (m.error) job.reject(new BackfillError(m.error.message, m.error.outcome))
       else job.resolve()
       return
@@ -91,34 +124,34 @@ export class ParsePool {
     if (job.settled) return
     try {
       job.handler(m.event)
-      worker.postMessage({ type: 'ack', id: m.id } satisfies ToParser)
+      job.slot.worker.postMessage({ type: 'ack', id: m.id } satisfies ToParser)
     } catch (err) {
-      this.cancel(worker, err as Error)
+      this.cancel(m.id, err as Error)
     }
   }
 
-  /** Ends a job early; the worker is freed when its 'end' arrives. */
-  private cancel(worker: Worker, err: Error): void {
-    const job = this.running.get(worker)
+  /** Ends a job early; its worker slot is freed when the worker's 'end' arrives. */
+  private cancel(id: number, err: Error): void {
+    const job = this.running.get(id)
     if (!job || job.settled) return
     job.settled = true
-    worker.postMessage({ type: 'cancel', id: job.id } satisfies ToParser)
+    job.slot.worker.postMessage({ type: 'cancel', id } satisfies ToParser)
     job.reject(err)
   }
 
-  /** A crashed worker (out of memory on a hostile CAR, a bug) fails its repo and is replaced. */
+  /** A crashed worker (out of memory on a hostile CAR, a bug) fails its repos and is replaced. */
   private onCrash(worker: Worker, err: Error): void {
-    const job = this.running.get(worker)
-    this.running.delete(worker)
-    job?.reject(new BackfillError(`parser crashed: ${err.message}`, 'fail'))
+    const slot = this.slots.find((s) => s.worker === worker)!
+    for (const [id, job] of this.running) {
+      if (job.slot !== slot) continue
+      this.running.delete(id)
+      job.reject(new BackfillError(`parser crashed: ${err.message}`, 'fail'))
+    }
     void worker.terminate()
-    if (!this.closed) this.release(this.spawn())
-  }
-
-  private release(worker: Worker): void {
-    const next = this.waiting.shift()
-    if (next) next(worker)
-    else this.idle.push(worker)
+    if (this.closed) return
+    slot.worker = this.spawn()
+    slot.jobs = 0
+    for (let i = 0; i < JOBS_PER_WORKER; i++) this.waiting.shift()?.()
   }
 }
 

@@ -1,6 +1,7 @@
 // A parse worker thread: CAR parsing, verification and record decoding run here so the writer
 // thread spends its time on SQLite (the two together keep both cores of a small machine busy).
 import { parentPort } from 'node:worker_threads'
+import type { Outcome } from './errors.js'
 import { BackfillError } from './errors.js'
 import { parseRepo, type ParseEvent, type ParseJob } from './parse-job.js'
 
@@ -8,27 +9,34 @@ export type ToParser = { type: 'job'; id: number; job: ParseJob } | { type: 'ack
 
 export type FromParser =
   | { type: 'event'; id: number; event: ParseEvent }
-  | { type: 'end'; id: number; error?: { message: string; outcome: 'retry' | 'fail' | 'skip' } }
+  | { type: 'end'; id: number; error?: { message: string; outcome: Outcome } }
 
-/** Slices posted ahead of the writer: one being written, one ready. More would only use memory. */
+/** Events posted ahead of the writer per job: one being written, one ready. More would only use memory. */
 const AHEAD = 2
 
+interface JobState {
+  unacked: number
+  cancelled: boolean
+  wake?: () => void
+}
+
 const port = parentPort!
-let current: { id: number; unacked: number; cancelled: boolean; wake?: () => void } | undefined
+// Several jobs run interleaved: while one waits for the writer, the next repo is being parsed.
+const jobs = new Map<number, JobState>()
 
 port.on('message', (m: ToParser) => {
-  if (m.type === 'job') void run(m.id, m.job)
-  else if (current?.id === m.id) {
-    if (m.type === 'ack') current.unacked--
-    else current.cancelled = true
-    current.wake?.()
-  }
+  if (m.type === 'job') return void run(m.id, m.job)
+  const state = jobs.get(m.id)
+  if (!state) return
+  if (m.type === 'ack') state.unacked--
+  else state.cancelled = true
+  state.wake?.()
 })
 
 async function run(id: number, job: ParseJob): Promise<void> {
-  const state: NonNullable<typeof current> = { id, unacked: 0, cancelled: false }
-  current = state
-  let error: { message: string; outcome: 'retry' | 'fail' | 'skip' } | undefined
+  const state: JobState = { unacked: 0, cancelled: false }
+  jobs.set(id, state)
+  let error: { message: string; outcome: Outcome } | undefined
   try {
     for await (const event of parseRepo(job)) {
       port.postMessage({ type: 'event', id, event } satisfies FromParser)
@@ -39,6 +47,6 @@ async function run(id: number, job: ParseJob): Promise<void> {
   } catch (err) {
     error = { message: (err as Error).message, outcome: err instanceof BackfillError ? err.outcome : 'fail' }
   }
-  current = undefined
+  jobs.delete(id)
   port.postMessage({ type: 'end', id, error } satisfies FromParser)
 }
