@@ -57,8 +57,6 @@ export class ScanLimitError extends Error {
 
 /** A query resolved to ids; `candidates` lists the linking records to read, in page order. */
 interface Plan {
-  targetId: number
-  sourceId: number
   collectionId: number
   collection: NsidString
   otherSourceId: number
@@ -186,7 +184,7 @@ export class ManyToMany {
       others = new Set(q.otherSubjects.map((s) => this.reader.targetId(s)).filter((id) => id !== undefined))
       if (others.size === 0) return undefined
     }
-    const base = { targetId, sourceId, collectionId, collection: collection as NsidString, otherSourceId, others }
+    const base = { collectionId, collection: collection as NsidString, otherSourceId, others }
 
     if (q.dids?.length) {
       const didIds = [...new Set(q.dids)].map((d) => this.s.didId.get(d) as number | undefined).filter((id) => id !== undefined)
