@@ -267,6 +267,33 @@ describe('store: pagination and filters', () => {
     assert.deepEqual(page.items.map((r) => r.did), [likers[40], likers[5]])
   })
 
+  test('a DID filter pages through accounts with many links, in both orders', () => {
+    const list = `at://${did('owner')}/app.bsky.graph.list/${tid(1_700_000_000_000_000)}`
+    const owner = did('owner')
+    const helper = did('helper')
+    const items = Array.from({ length: 50 }, (_, i) =>
+      create(i % 5 === 0 ? helper : owner, 'app.bsky.graph.listitem', tid(1_780_900_000_000_000 + i * 1000), {
+        list,
+        subject: did(`member${i}`),
+      }),
+    )
+    env.apply(items)
+    env.apply([create(did('other'), 'app.bsky.graph.listitem', tid(1_780_900_000_000_500), { list, subject: owner })])
+    const key = env.reader.key(list, parseSource('app.bsky.graph.listitem:list')!)
+    const expected = items.map((e) => `${e.did}/${e.commit.rkey}`)
+    for (const reverse of [false, true]) {
+      const seen: string[] = []
+      let cursor: string | undefined
+      do {
+        const page = env.reader.backlinks(key, { limit: 7, cursor, reverse, dids: [owner, helper] })
+        assert.equal(page.total, 50)
+        seen.push(...page.items.map((r) => `${r.did}/${r.rkey}`))
+        cursor = page.cursor
+      } while (cursor)
+      assert.deepEqual(seen, reverse ? expected : [...expected].reverse())
+    }
+  })
+
   test('distinct DIDs are listed once each, most recent linker first', () => {
     const subject = did('followed')
     const a = did('repeat')

@@ -49,6 +49,26 @@ export interface IndexStats {
 }
 
 const NAME_CACHE = 100_000
+/** Links one getBacklinkDids page may read (accounts that link many times are skipped over). */
+const MAX_DID_SCAN = 20_000
+
+/** Keyset walks of one account's links to a (target, source), in both orders, from a cursor. */
+function didWalks(db: Database.Database) {
+  const walk = (cond: string, order: string) =>
+    db
+      .prepare(
+        `SELECT rkey FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ?${cond} ORDER BY rkey ${order} LIMIT ?`,
+      )
+      .pluck()
+  return {
+    didNewest: walk('', 'DESC'),
+    didOldest: walk('', 'ASC'),
+    didNewestBefore: walk(' AND rkey < ?', 'DESC'),
+    didNewestFrom: walk(' AND rkey <= ?', 'DESC'),
+    didOldestAfter: walk(' AND rkey > ?', 'ASC'),
+    didOldestFrom: walk(' AND rkey >= ?', 'ASC'),
+  }
+}
 
 /**
  * Read side of the index. Runs on its own connection; WAL lets it read a consistent snapshot
@@ -89,7 +109,10 @@ export class Reader {
         `SELECT rkey, did_id FROM links_by_time WHERE target_id = ? AND source_id = ? AND (rkey, did_id) > (?, ?)
          ORDER BY rkey, did_id LIMIT ?`,
       ),
-      ofDid: db.prepare('SELECT rkey FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ?').pluck(),
+      countOfDid: db
+        .prepare('SELECT count(*) FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ?')
+        .pluck(),
+      ...didWalks(db),
       didHasNewer: db
         .prepare('SELECT 1 FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ? AND rkey > ? LIMIT 1')
         .pluck(),
@@ -139,20 +162,16 @@ export class Reader {
   backlinks(key: LinkKey, opts: { limit: number; cursor?: string; reverse?: boolean; dids?: string[] }): Page<LinkRecord> {
     const after = opts.cursor ? decodePosition(opts.cursor) : undefined
     if (key.targetId === undefined || key.sourceId === undefined) return { total: 0, items: [] }
-    const rows = opts.dids?.length
-      ? this.filteredPositions(key.targetId, key.sourceId, opts.dids)
-      : undefined
+    const reverse = !!opts.reverse
     let positions: Position[]
     let total: number
-    if (rows) {
-      total = rows.length
-      const dir = opts.reverse ? 1 : -1
-      rows.sort((a, b) => dir * comparePosition(a, b))
-      const start = after ? rows.findIndex((p) => dir * comparePosition(p, after) > 0) : 0
-      positions = start < 0 ? [] : rows.slice(start, start + opts.limit + 1)
+    if (opts.dids?.length) {
+      const didIds = this.didIds(opts.dids)
+      total = didIds.reduce((n, d) => n + (this.s.countOfDid.get(key.targetId, key.sourceId, d) as number), 0)
+      positions = this.walkDids(key.targetId, key.sourceId, didIds, after, opts.limit + 1, reverse)
     } else {
       total = this.counts(key).records
-      positions = this.walk(key.targetId, key.sourceId, after, opts.limit + 1, !!opts.reverse)
+      positions = this.walk(key.targetId, key.sourceId, after, opts.limit + 1, reverse)
     }
     return this.page(positions, opts.limit, total, (p) => ({
       did: this.didName(p.didId),
@@ -161,23 +180,36 @@ export class Reader {
     }))
   }
 
-  /** Distinct linking accounts, most recent linker first: each DID appears at its newest link. */
+  /**
+   * Distinct linking accounts, most recent linker first: each DID appears at its newest link.
+   * One page reads at most MAX_DID_SCAN links; a page cut short by that still has a cursor.
+   */
   linkingDids(key: LinkKey, opts: { limit: number; cursor?: string }): Page<DidString> {
     let after = opts.cursor ? decodePosition(opts.cursor) : undefined
     if (key.targetId === undefined || key.sourceId === undefined) return { total: 0, items: [] }
+    const total = this.counts(key).dids
     const found: Position[] = []
     const chunk = Math.min(1000, opts.limit * 4 + 8)
-    for (;;) {
+    // One extra DID is looked for, so the last page has no cursor.
+    for (let scanned = 0; scanned < MAX_DID_SCAN && found.length <= opts.limit; ) {
       const rows = this.walk(key.targetId, key.sourceId, after, chunk, false)
       for (const p of rows) {
+        scanned++
+        after = p
         if (this.s.didHasNewer.get(key.targetId, key.sourceId, p.didId, p.rkey) === undefined) found.push(p)
         if (found.length > opts.limit) break
       }
-      if (found.length > opts.limit || rows.length < chunk) break
-      after = rows[rows.length - 1]
+      if (rows.length < chunk) {
+        after = undefined // the end of the list: nothing to resume
+        break
+      }
     }
-    return this.page(found, opts.limit, this.counts(key).dids, (p) => this.didName(p.didId))
+    const page = this.page(found, opts.limit, total, (p) => this.didName(p.didId))
+    // Cut short by the scan cap: resume after the last link read.
+    if (!page.cursor && found.length <= opts.limit && after) page.cursor = encodePosition(after)
+    return page
   }
+
 
   stats(): IndexStats {
     const meta = new Map((this.s.meta.all() as Array<{ key: string; value: number }>).map((r) => [r.key, r.value]))
@@ -234,14 +266,37 @@ export class Reader {
     return rows.map((r) => ({ rkey: r.rkey, didId: r.did_id }))
   }
 
-  private filteredPositions(targetId: number, sourceId: number, dids: string[]): Position[] {
-    const out: Position[] = []
-    for (const did of new Set(dids)) {
-      const didId = this.s.didId.get(did) as number | undefined
-      if (didId === undefined) continue
-      for (const rkey of this.s.ofDid.all(targetId, sourceId, didId) as Rkey[]) out.push({ rkey, didId })
+  private didIds(dids: string[]): number[] {
+    const ids = new Set<number>()
+    for (const did of dids) {
+      const id = this.s.didId.get(did) as number | undefined
+      if (id !== undefined) ids.add(id)
     }
-    return out
+    return [...ids]
+  }
+
+  /**
+   * A page of the links of some accounts, in (rkey, did) order: each account's links come from its
+   * own keyset walk of links_by_did (at most n each), so an account with a million links to the
+   * subject costs no more than one with a few.
+   */
+  private walkDids(targetId: number, sourceId: number, didIds: number[], after: Position | undefined, n: number, reverse: boolean): Position[] {
+    const out: Position[] = []
+    for (const didId of didIds) {
+      let rkeys: Rkey[]
+      if (!after) rkeys = (reverse ? this.s.didOldest : this.s.didNewest).all(targetId, sourceId, didId, n) as Rkey[]
+      else {
+        // Past the cursor (rkey, did) in walk order: an equal rkey counts only on the far side of the did.
+        const inclusive = reverse ? didId > after.didId : didId < after.didId
+        const stmt = reverse
+          ? inclusive ? this.s.didOldestFrom : this.s.didOldestAfter
+          : inclusive ? this.s.didNewestFrom : this.s.didNewestBefore
+        rkeys = stmt.all(targetId, sourceId, didId, after.rkey, n) as Rkey[]
+      }
+      for (const rkey of rkeys) out.push({ rkey, didId })
+    }
+    const dir = reverse ? 1 : -1
+    return out.sort((a, b) => dir * comparePosition(a, b)).slice(0, n)
   }
 
   private page<T>(positions: Position[], limit: number, total: number, map: (p: Position) => T): Page<T> {
