@@ -156,6 +156,7 @@ export class Backfill {
 
   /** Each host is a lane: its listing feeds its queue of pending repos; lanes run side by side. */
   private async runHosts(hosts: ListedHost[]): Promise<void> {
+    for (const host of hosts) if (!this.state.listing(host.origin).listed) this.meter.unlisted += host.accountCount ?? 0
     const lanes = new Semaphore(this.opts.concurrency * 2)
     await Promise.all(hosts.map((host) => lanes.use(() => this.lane(host))))
   }
@@ -205,8 +206,7 @@ export class Backfill {
 
   /** Lists a host's repos page by page from the stored cursor; each page is stored with its cursor. */
   private async listHost(host: ListedHost, cursor: string | undefined, onPage: () => void): Promise<void> {
-    let estimate = host.accountCount ?? 0 // the relay's count, shown as "unlisted" until pages arrive
-    this.meter.unlisted += estimate
+    let estimate = host.accountCount ?? 0 // the relay's count, in "unlisted" until pages arrive
     const slots = this.hostSlots(host.origin)
     try {
       do {
@@ -294,14 +294,10 @@ export class Backfill {
       const present = new Set<string>()
       await this.pool!.parse(
         { bytes, did, sliceSize: this.opts.sliceSize, signingKey },
-        (event) => {
-          if (event.type === 'start') {
-            rev = event.rev
-            return
-          }
-          const { slice } = event
+        (slice) => {
+          rev = slice.rev
           for (const r of slice.records) present.add(`${r.collection}/${r.rkey}`)
-          indexer.writeRepoRecords(did, rev, slice.records)
+          if (slice.records.length > 0) indexer.writeRepoRecords(did, rev, slice.records)
           records += slice.walked
           this.meter.records += slice.walked
         },

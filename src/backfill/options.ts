@@ -26,7 +26,7 @@ export interface BackfillOptions {
   maxAttempts?: number
   /** First retry delay; doubles per attempt (with jitter) up to retryMaxMs. Default 1 s. */
   retryBaseMs?: number
-  /** Longest retry delay, and longest wait honoured from Retry-After / RateLimit-Reset. Default 60 s / 15 min. */
+  /** Longest backoff between tries. Default 60 s. (A server's Retry-After is honoured up to MAX_RATE_LIMIT_WAIT_MS.) */
   retryMaxMs?: number
   /** Records per write transaction (the live-event commit stall is about sliceSize / 20,000 s). Default 5,000. */
   sliceSize?: number

@@ -9,12 +9,25 @@ export interface ParseJob {
   signingKey?: string | null
 }
 
-export type ParseEvent = { type: 'start'; rev: string; records: number } | { type: 'slice'; slice: RecordSlice }
+/** A slice of a parsed repo, with the repo's rev; `last` marks the repo's final slice. */
+export interface ParsedSlice extends RecordSlice {
+  rev: string
+  last: boolean
+}
 
-/** Parses and verifies a repo, then yields its rev and its record slices (same code in a worker or inline). */
-export async function* parseRepo(job: ParseJob): AsyncGenerator<ParseEvent> {
+/**
+ * Parses and verifies a repo, then yields its record slices (at least one, the last marked),
+ * so that a small repo is a single message from a worker. Same code in a worker or inline.
+ */
+export async function* parseRepo(job: ParseJob): AsyncGenerator<ParsedSlice> {
   const repo = readRepoCar(job.bytes, job.did)
   if (job.signingKey !== undefined) await verifySignature(repo, job.signingKey ?? undefined)
-  yield { type: 'start', rev: repo.rev, records: repo.keys.length }
-  for (const slice of recordSlices(repo, job.sliceSize)) yield { type: 'slice', slice }
+  let previous: RecordSlice = { records: [], walked: 0, invalid: 0 }
+  let first = true
+  for (const slice of recordSlices(repo, job.sliceSize)) {
+    if (!first) yield { ...previous, rev: repo.rev, last: false }
+    previous = slice
+    first = false
+  }
+  yield { ...previous, rev: repo.rev, last: true }
 }

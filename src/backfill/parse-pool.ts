@@ -1,11 +1,11 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
 import { BackfillError, StoppedError } from './errors.js'
-import { parseRepo, type ParseEvent, type ParseJob } from './parse-job.js'
+import { parseRepo, type ParseJob, type ParsedSlice } from './parse-job.js'
 import type { FromParser, ToParser } from './parse-worker.js'
 
-/** Called for each parse event, on the writer thread; the next slice comes after it returns. */
-export type ParseHandler = (event: ParseEvent) => void
+/** Called for each slice of a repo, on the writer thread; the next slice comes after it returns. */
+export type ParseHandler = (slice: ParsedSlice) => void
 
 /**
  * Repos a worker holds at once: while the writer works through one repo's slices, the worker
@@ -71,7 +71,7 @@ export class ParsePool {
   private async parseInline(job: ParseJob, handler: ParseHandler, signal: AbortSignal): Promise<void> {
     const events = parseRepo(job)
     for (;;) {
-      let next: IteratorResult<ParseEvent>
+      let next: IteratorResult<ParsedSlice>
       try {
         next = await events.next()
       } catch (err) {
@@ -115,22 +115,29 @@ export class ParsePool {
     const job = this.running.get(m.id)
     if (!job) return
     if (m.type === 'end') {
-      this.running.delete(m.id)
-      this.release(job.slot)
+      this.end(m.id, job)
       if (m.error) job.reject(new BackfillError(m.error.message, m.error.outcome))
-      else job.resolve()
       return
     }
+    if (m.slice.last) this.end(m.id, job)
     if (job.settled) return
     try {
-      job.handler(m.event)
-      job.slot.worker.postMessage({ type: 'ack', id: m.id } satisfies ToParser)
+      job.handler(m.slice)
+      if (m.slice.last) job.resolve()
+      else job.slot.worker.postMessage({ type: 'ack', id: m.id } satisfies ToParser)
     } catch (err) {
-      this.cancel(m.id, err as Error)
+      if (m.slice.last) job.reject(err as Error)
+      else this.cancel(m.id, err as Error)
     }
   }
 
-  /** Ends a job early; its worker slot is freed when the worker's 'end' arrives. */
+  /** The worker is done with a job (its last slice or 'end' arrived): its slot is free. */
+  private end(id: number, job: Running): void {
+    this.running.delete(id)
+    this.release(job.slot)
+  }
+
+  /** Ends a job early; its worker slot is freed when the worker's 'end' (or last slice) arrives. */
   private cancel(id: number, err: Error): void {
     const job = this.running.get(id)
     if (!job || job.settled) return

@@ -1,17 +1,17 @@
 // A parse worker thread: CAR parsing, verification and record decoding run here so the writer
 // thread spends its time on SQLite (the two together keep both cores of a small machine busy).
 import { parentPort } from 'node:worker_threads'
-import type { Outcome } from './errors.js'
-import { BackfillError } from './errors.js'
-import { parseRepo, type ParseEvent, type ParseJob } from './parse-job.js'
+import { BackfillError, type Outcome } from './errors.js'
+import { parseRepo, type ParseJob, type ParsedSlice } from './parse-job.js'
 
 export type ToParser = { type: 'job'; id: number; job: ParseJob } | { type: 'ack' | 'cancel'; id: number }
 
+/** A job ends with its last slice, or with 'end' (cancelled, or failed with `error`). */
 export type FromParser =
-  | { type: 'event'; id: number; event: ParseEvent }
+  | { type: 'slice'; id: number; slice: ParsedSlice }
   | { type: 'end'; id: number; error?: { message: string; outcome: Outcome } }
 
-/** Events posted ahead of the writer per job: one being written, one ready. More would only use memory. */
+/** Slices posted ahead of the writer per job: one being written, one ready. More would only use memory. */
 const AHEAD = 2
 
 interface JobState {
@@ -36,17 +36,18 @@ port.on('message', (m: ToParser) => {
 async function run(id: number, job: ParseJob): Promise<void> {
   const state: JobState = { unacked: 0, cancelled: false }
   jobs.set(id, state)
-  let error: { message: string; outcome: Outcome } | undefined
   try {
-    for await (const event of parseRepo(job)) {
-      port.postMessage({ type: 'event', id, event } satisfies FromParser)
+    for await (const slice of parseRepo(job)) {
+      port.postMessage({ type: 'slice', id, slice } satisfies FromParser)
+      if (slice.last) return
       state.unacked++
       while (state.unacked >= AHEAD && !state.cancelled) await new Promise<void>((r) => (state.wake = r))
-      if (state.cancelled) break
+      if (state.cancelled) return port.postMessage({ type: 'end', id } satisfies FromParser)
     }
   } catch (err) {
-    error = { message: (err as Error).message, outcome: err instanceof BackfillError ? err.outcome : 'fail' }
+    const outcome = err instanceof BackfillError ? err.outcome : 'fail'
+    port.postMessage({ type: 'end', id, error: { message: (err as Error).message, outcome } } satisfies FromParser)
+  } finally {
+    jobs.delete(id)
   }
-  jobs.delete(id)
-  port.postMessage({ type: 'end', id, error } satisfies FromParser)
 }
