@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 
 // Every option in one table: flag, environment variable, default, parser, help. The CLI, the
@@ -54,6 +55,24 @@ export const OPTIONS = {
     default: '30',
     help: 'seconds without a Jetstream message before reconnecting',
   },
+  config: { env: 'BACKLINKS_CONFIG', type: 'string', help: 'JSON file of options ({"port": "8080", ...}); flags and env win' },
+  'public-url': {
+    env: 'BACKLINKS_PUBLIC_URL',
+    type: 'string',
+    help: 'https URL the service is reached at: serves /.well-known/did.json for its did:web',
+  },
+  'metrics-port': { env: 'BACKLINKS_METRICS_PORT', type: 'string', help: 'serve /metrics on this port only (default: on --port)' },
+  'cache-max-age': { env: 'BACKLINKS_CACHE_MAX_AGE', type: 'string', default: '5', help: 'Cache-Control max-age of query responses, seconds' },
+  'rate-limit': { env: 'BACKLINKS_RATE_LIMIT', type: 'string', default: '0', help: 'requests per minute per client IP (0 = no limit)' },
+  'trust-proxy': {
+    env: 'BACKLINKS_TRUST_PROXY',
+    type: 'string',
+    help: 'behind a reverse proxy: hops (1) or addresses (loopback) whose X-Forwarded-For is trusted',
+  },
+  'request-timeout': { env: 'BACKLINKS_REQUEST_TIMEOUT', type: 'string', default: '10', help: 'seconds a client has to send its request' },
+  'max-lag': { env: 'BACKLINKS_MAX_LAG', type: 'string', default: '120', help: 'ingest counts as unhealthy past this many seconds of lag' },
+  json: { env: 'BACKLINKS_JSON', type: 'boolean', default: false, help: 'print JSON instead of a table' },
+  vacuum: { env: 'BACKLINKS_VACUUM', type: 'boolean', default: false, help: 'also VACUUM: rewrites the file, needs it to itself (stop serve first)' },
 } satisfies Record<string, OptionSpec>
 
 export type OptionName = keyof typeof OPTIONS
@@ -73,7 +92,33 @@ function fromEnv(spec: OptionSpec, env: NodeJS.ProcessEnv): string | boolean | u
   throw new ConfigError(`${spec.env} must be true or false, got "${raw}"`)
 }
 
-/** Flags win over environment variables, which win over defaults. Returns positionals too. */
+/** Values of a --config JSON file, checked against the options table. */
+function fromFile(path: string): Partial<Record<OptionName, string | boolean>> {
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: ${(err as Error).message}`)
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${path}: expected a JSON object`)
+  const out: Partial<Record<OptionName, string | boolean>> = {}
+  for (const [key, value] of Object.entries(raw)) {
+    const spec: OptionSpec | undefined = key === 'config' ? undefined : OPTIONS[key as OptionName]
+    if (!spec) throw new ConfigError(`config file ${path}: unknown option "${key}"`)
+    if (spec.type === 'boolean' ? typeof value !== 'boolean' : typeof value !== 'string' && typeof value !== 'number') {
+      throw new ConfigError(`config file ${path}: "${key}" must be a ${spec.type === 'boolean' ? 'boolean' : 'string or number'}`)
+    }
+    out[key as OptionName] = typeof value === 'number' ? String(value) : value
+  }
+  return out
+}
+
+function checkNumber(config: Record<string, unknown>, name: OptionName, min: number): void {
+  const value = config[name]
+  if (value !== undefined && !(Number(value) >= min)) throw new ConfigError(`--${name} must be a number >= ${min}, got "${value}"`)
+}
+
+/** Flags win over environment variables, then the --config file, then defaults. Returns positionals too. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): { config: Config; positionals: string[] } {
   const options = Object.fromEntries(
     Object.entries(OPTIONS).map(([name, spec]) => [name, { type: spec.type }]),
@@ -84,9 +129,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   } catch (err) {
     throw new ConfigError((err as Error).message)
   }
+  const configFile = (parsed.values.config ?? fromEnv(OPTIONS.config, env)) as string | undefined
+  const file = configFile ? fromFile(configFile) : {}
   const config: Record<string, unknown> = {}
   for (const [name, spec] of Object.entries(OPTIONS) as Array<[OptionName, OptionSpec]>) {
-    config[name] = parsed.values[name] ?? fromEnv(spec, env) ?? spec.default
+    config[name] = parsed.values[name] ?? fromEnv(spec, env) ?? file[name] ?? spec.default
   }
   const port = Number(config.port)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port must be 0..65535, got "${config.port}"`)
@@ -95,6 +142,16 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   if (!(Number(config['silence-timeout']) > 0)) {
     throw new ConfigError(`--silence-timeout must be a positive number of seconds, got "${config['silence-timeout']}"`)
+  }
+  for (const name of ['cache-max-age', 'rate-limit', 'max-lag'] as const) checkNumber(config, name, 0)
+  checkNumber(config, 'request-timeout', 1)
+  const metricsPort = config['metrics-port']
+  if (metricsPort !== undefined && !/^\d{1,5}$/.test(String(metricsPort))) {
+    throw new ConfigError(`--metrics-port must be a port number, got "${metricsPort}"`)
+  }
+  const publicUrl = config['public-url'] as string | undefined
+  if (publicUrl !== undefined && !/^https:\/\/[^/?#@]+\/?$/.test(publicUrl)) {
+    throw new ConfigError(`--public-url must be an https origin such as https://links.example.com, got "${publicUrl}"`)
   }
   return { config: config as Config, positionals: parsed.positionals }
 }

@@ -7,6 +7,10 @@ import type { IngestReport } from './api/context.js'
 import type { Config } from './config.js'
 import { liveIngestOptions } from './firehose/live-ingest.js'
 import type { Logger } from './logger.js'
+import { ingestHealth } from './ops/health.js'
+import { applyTimeouts } from './ops/http.js'
+import { createOps, metricsApp, opsOptions } from './ops/index.js'
+import type { MetricsJson } from './ops/ingest-metrics.js'
 import { openStore } from './store/open.js'
 import { Reader } from './store/reader.js'
 import type { ToMain, WorkerOptions } from './indexer/worker.js'
@@ -18,6 +22,8 @@ export interface Service {
   reader: Reader
   /** Resolves when a --replay capture has been fully applied. */
   replayDone: Promise<void>
+  /** Port of /metrics when it has its own (--metrics-port). */
+  metricsPort?: number
   close(): Promise<void>
 }
 
@@ -31,46 +37,89 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const readStore = await openStore(config.db!, { readOnly: true })
   const reader = new Reader(readStore)
   let report: IngestReport = {}
+  let reportedAt: number | undefined
+  let failure: string | undefined
+  let workerMetrics: MetricsJson | undefined
 
   let worker: Worker | undefined
   let replayDone = Promise.resolve()
+  const live = config['read-only'] ? undefined : liveIngestOptions(config)
   if (!config['read-only']) {
     const workerData: WorkerOptions = {
       dbPath: config.db!,
       replay: config.replay ? [config.replay] : [],
       logLevel: config['log-level'] ?? 'info',
-      live: liveIngestOptions(config),
+      live,
     }
     worker = new Worker(new URL('./indexer/worker.js', import.meta.url), { workerData })
     let resolveReplay!: () => void
     replayDone = config.replay ? new Promise((r) => (resolveReplay = r)) : replayDone
     worker.on('message', (m: ToMain) => {
-      if (m.type === 'report') report = { ...report, ingest: m.report as IngestReport['ingest'] }
-      else if (m.type === 'replay-done') resolveReplay?.()
-      else if (m.type === 'fatal') log.error({ message: m.message }, 'ingest worker failed; serving queries only')
+      if (m.type === 'report') {
+        report = { ...report, ingest: m.report as IngestReport['ingest'] }
+        reportedAt = Date.now()
+        workerMetrics = m.metrics
+      } else if (m.type === 'replay-done') resolveReplay?.()
+      else if (m.type === 'fatal') {
+        failure = m.message
+        log.error({ message: m.message }, 'ingest worker failed; serving queries only')
+      }
     })
-    worker.on('error', (err) => log.error({ err }, 'ingest worker crashed'))
+    worker.on('error', (err) => {
+      failure = err.message
+      log.error({ err }, 'ingest worker crashed')
+    })
   }
 
-  const app = createApp({ reader, version: VERSION, startedAt: new Date(), report: () => report })
+  const health = () =>
+    ingestHealth({
+      writer: !config['read-only'],
+      live: live !== undefined,
+      ingest: report.ingest,
+      reportedAt,
+      failure,
+      maxLagSeconds: Number(config['max-lag']),
+    })
+  const ops = createOps(
+    opsOptions(config),
+    { reader, report: () => report, ingestHealthy: () => health().healthy, workerMetrics: () => workerMetrics },
+    VERSION,
+  )
+  // getStatus's `ingest` carries the verdict next to the figures it is drawn from.
+  const statusReport = () => ({ ...report, ingest: { ...report.ingest, ...health() } })
+  const app = createApp({ reader, version: VERSION, startedAt: new Date(), report: statusReport }, ops)
   const http: Server = app.listen(Number(config.port), config.host ?? '0.0.0.0')
   await once(http, 'listening')
-  const address = http.address()
-  const port = typeof address === 'object' && address ? address.port : Number(config.port)
+  applyTimeouts(http, ops.options.requestTimeout)
+  const port = boundPort(http)
   log.info({ port, host: config.host, db: config.db, readOnly: config['read-only'] }, 'serving XRPC')
+  let metricsHttp: Server | undefined
+  if (ops.options.metricsPort !== undefined) {
+    metricsHttp = metricsApp(ops).listen(ops.options.metricsPort, config.host ?? '0.0.0.0')
+    await once(metricsHttp, 'listening')
+    log.info({ port: boundPort(metricsHttp) }, 'serving /metrics')
+  }
 
   return {
     url: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`,
     port,
     reader,
     replayDone,
+    metricsPort: metricsHttp && boundPort(metricsHttp),
     async close() {
-      http.close()
-      http.closeAllConnections()
+      for (const server of [http, metricsHttp]) {
+        server?.close()
+        server?.closeAllConnections()
+      }
       if (worker) await stopWorker(worker)
       await readStore.close()
     },
   }
+}
+
+function boundPort(server: Server): number {
+  const address = server.address()
+  return typeof address === 'object' && address ? address.port : 0
 }
 
 /** Asks the writer to flush its batch and close the database; forces it after 10 s. */

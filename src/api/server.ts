@@ -1,6 +1,7 @@
 import { createServer } from '@atproto/xrpc-server'
 import cors from 'cors'
 import express from 'express'
+import { mountOps, type Ops } from '../ops/index.js'
 import { registerMethods as constellationMethods } from './constellation/endpoints.js'
 import { constellationRouter } from './constellation/router.js'
 import type { ApiContext } from './context.js'
@@ -14,7 +15,7 @@ import getManyToManyCounts from './methods/getManyToManyCounts.js'
 import getStatus from './methods/getStatus.js'
 
 /** The HTTP app: XRPC methods, Constellation's routes, the explorer, health, open CORS. */
-export function createApp(ctx: ApiContext): express.Express {
+export function createApp(ctx: ApiContext, ops: Ops): express.Express {
   const server = createServer([], { errorParser: parseError })
   const methods = [getBacklinks, getBacklinkDids, getCounts, getStatus, getManyToMany, getManyToManyCounts, constellationMethods]
   for (const register of methods) register(server, ctx)
@@ -22,9 +23,7 @@ export function createApp(ctx: ApiContext): express.Express {
   const app = express()
   app.disable('x-powered-by')
   app.use(cors())
-  app.get('/xrpc/_health', (_req, res) => {
-    res.json({ version: ctx.version })
-  })
+  mountOps(app, ops) // metrics, cache headers, /xrpc/_health, did.json, /metrics, compression, rate limit
   app.use(explorerRouter(ctx)) // '/', robots.txt
   app.use(constellationRouter(ctx)) // Constellation's REST routes; HTML views of its XRPC routes
   app.use(server.router)

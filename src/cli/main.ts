@@ -2,8 +2,11 @@
 import { ConfigError, loadConfig, optionsHelp, type OptionName } from '../config.js'
 import { createLogger } from '../logger.js'
 import { VERSION } from '../version.js'
+import { runBackup } from './backup.js'
+import { runCompact } from './compact.js'
 import { runIngest } from './ingest.js'
 import { runServe } from './serve.js'
+import { runStats } from './stats.js'
 
 interface Command {
   summary: string
@@ -19,6 +22,7 @@ const COMMANDS: Record<string, Command> = {
     options: [
       'db', 'port', 'host', 'replay', 'read-only', 'log-level',
       'jetstream', 'compress', 'zstd-dictionary', 'zstd-dictionary-url', 'collections', 'silence-timeout',
+      'config', 'public-url', 'metrics-port', 'cache-max-age', 'rate-limit', 'trust-proxy', 'request-timeout', 'max-lag',
     ],
     run: ({ config }) => runServe(config, createLogger(config['log-level'])),
   },
@@ -27,6 +31,24 @@ const COMMANDS: Record<string, Command> = {
     usage: 'backlinks ingest [options] FILE...',
     options: ['db', 'log-level'],
     run: ({ config, positionals }) => runIngest(config, positionals, createLogger(config['log-level'])),
+  },
+  backup: {
+    summary: 'write a consistent copy of the database, also while serve is running',
+    usage: 'backlinks backup [options] DEST (a new file, or a directory for a timestamped file)',
+    options: ['db', 'config'],
+    run: ({ config, positionals }) => runBackup(config, positionals),
+  },
+  stats: {
+    summary: 'print the index figures (records, links, accounts, cursor, file sizes)',
+    usage: 'backlinks stats [options]',
+    options: ['db', 'json', 'config'],
+    run: ({ config }) => runStats(config),
+  },
+  compact: {
+    summary: 'checkpoint and truncate the WAL; with --vacuum, also rewrite the file (service stopped)',
+    usage: 'backlinks compact [options]',
+    options: ['db', 'vacuum', 'config'],
+    run: ({ config }) => runCompact(config),
   },
 }
 

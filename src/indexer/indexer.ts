@@ -23,6 +23,8 @@ export interface IndexerOptions {
   logger?: Logger
   /** Records of hidden/shown/deleted accounts processed after each batch (bounds the stall). */
   accountJobBudget?: number
+  /** Called for every event handed to apply (for metrics by collection). */
+  onApplied?: (event: JetstreamEvent) => void
 }
 
 /**
@@ -35,6 +37,7 @@ export class Indexer {
   private held = new Map<string, JetstreamEvent[]>()
   private log: Logger
   private jobBudget: number
+  private onApplied?: (event: JetstreamEvent) => void
 
   constructor(
     readonly writer: Writer,
@@ -42,6 +45,7 @@ export class Indexer {
   ) {
     this.log = opts.logger ?? silentLogger
     this.jobBudget = opts.accountJobBudget ?? 5000
+    this.onApplied = opts.onApplied
   }
 
   /** Parses and applies JSON lines (one event each) in one transaction. */
@@ -138,6 +142,7 @@ export class Indexer {
   /** Returns false when the event was stale (older rev than the account's last applied one). */
   private apply(event: JetstreamEvent): boolean {
     this.appliedByKind.set(event.kind, (this.appliedByKind.get(event.kind) ?? 0) + 1)
+    this.onApplied?.(event)
     switch (event.kind) {
       case 'commit':
         return this.applyCommit(event)

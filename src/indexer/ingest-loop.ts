@@ -1,6 +1,7 @@
 import type { LexMap } from '@atproto/lex'
 import type { Logger } from '../logger.js'
 import { openStore, type StoreHandle } from '../store/open.js'
+import { IngestMetrics } from '../ops/ingest-metrics.js'
 import { Writer } from '../store/writer.js'
 import { Batcher, type BatcherOptions } from './batcher.js'
 import { Indexer } from './indexer.js'
@@ -33,6 +34,7 @@ export class IngestLoop {
   readonly indexer: Indexer
   readonly batcher: Batcher
   readonly rate = new RateWindow()
+  readonly metrics: IngestMetrics
   batches = 0
   lastBatchMs = 0
   private jobTimer: NodeJS.Timeout
@@ -43,13 +45,15 @@ export class IngestLoop {
     readonly log: Logger,
     batcherOpts: BatcherOptions,
   ) {
-    this.indexer = new Indexer(writer, { logger: log })
+    this.indexer = new Indexer(writer, { logger: log, onApplied: (event) => this.metrics.eventApplied(event) })
+    this.metrics = new IngestMetrics(this.indexer.skipped)
     this.batcher = new Batcher(this.indexer, {
       ...batcherOpts,
       onBatch: (result, ms) => {
         this.batches++
         this.lastBatchMs = ms
         this.rate.add(result.applied)
+        this.metrics.batchCommitted(ms)
         batcherOpts.onBatch?.(result, ms)
       },
     })

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { LiveIngest, type LiveIngestOptions } from '../firehose/live-ingest.js'
 import { createLogger } from '../logger.js'
+import type { MetricsJson } from '../ops/ingest-metrics.js'
 import { IngestLoop } from './ingest-loop.js'
 
 // The writer thread: SQLite calls are synchronous, so commits run here and never stall the
@@ -14,7 +15,7 @@ export interface WorkerOptions {
 }
 
 export type ToMain =
-  | { type: 'report'; report: Record<string, unknown> }
+  | { type: 'report'; report: Record<string, unknown>; metrics: MetricsJson }
   | { type: 'replay-done' }
   | { type: 'stopped' }
   | { type: 'fatal'; message: string }
@@ -29,7 +30,8 @@ async function main() {
   const loop = await IngestLoop.open(opts.dbPath, log)
   const live = opts.live && new LiveIngest(loop, opts.live, log)
   const report = () => ({ ...loop.report(), ...live?.status() })
-  const reportTimer = setInterval(() => send({ type: 'report', report: report() }), 1000)
+  const sendReport = async () => send({ type: 'report', report: report(), metrics: await loop.metrics.json() })
+  const reportTimer = setInterval(() => void sendReport(), 1000)
   port.on('message', async (m: { type: string }) => {
     if (m.type !== 'stop') return
     abort.abort()
@@ -41,7 +43,7 @@ async function main() {
   })
   if (opts.replay.length) {
     await loop.replay(opts.replay, abort.signal)
-    send({ type: 'report', report: report() })
+    await sendReport()
     send({ type: 'replay-done' })
   }
   await live?.start()
