@@ -6,10 +6,13 @@ import { join } from 'node:path'
 import { TID } from '@atproto/common'
 import { Secp256k1Keypair } from '@atproto/crypto'
 import { Backfill, runBackfill, type BackfillDeps, type BackfillOptions } from '../src/backfill/backfill.js'
+import { backfillOptions, runBackfillCommand } from '../src/backfill/command.js'
 import { retryAfterMs } from '../src/backfill/http.js'
 import { readRepoCar } from '../src/backfill/repo-car.js'
+import { ConfigError } from '../src/config.js'
 import { IngestLoop } from '../src/indexer/ingest-loop.js'
 import { silentLogger } from '../src/logger.js'
+import { openStore } from '../src/store/open.js'
 import { snapshotIndex } from './helpers/backfill-index.js'
 import { createEvents, deleteEvent, sampleRecords, testDid } from './helpers/backfill-records.js'
 import { buildRepo, didDocument, TestPds, writeRepo, type BuiltRepo, type RecordInput } from './helpers/test-pds.js'
@@ -403,5 +406,35 @@ describe('repo CAR reading', () => {
     const tampered = Buffer.from(repo.car)
     tampered[tampered.length - 1] ^= 1
     assert.throws(() => readRepoCar(tampered, did), /block does not match its CID/)
+  })
+})
+
+describe('backlinks backfill command', () => {
+  test('options: repeatable or comma-separated DIDs and positionals; bad values are ConfigErrors', () => {
+    assert.deepEqual(backfillOptions({ did: ['did:plc:a,did:plc:b', 'did:plc:c'], 'retry-failed': true }, ['did:web:x.com']), {
+      relay: undefined,
+      pds: undefined,
+      dids: ['did:plc:a', 'did:plc:b', 'did:plc:c', 'did:web:x.com'],
+      plc: undefined,
+      concurrency: undefined,
+      retryFailed: true,
+    })
+    assert.equal(backfillOptions({ concurrency: '3' }).concurrency, 3)
+    assert.throws(() => backfillOptions({ concurrency: '0' }), ConfigError)
+    assert.throws(() => backfillOptions({ pds: 'https://pds.example', did: 'did:plc:a' }), ConfigError)
+    assert.throws(() => backfillOptions({ relay: 'not a url' }), ConfigError)
+  })
+
+  test('runs a PDS backfill into the database and exits 0', async () => {
+    const pds = await startPds()
+    const repos = await buildRepos(2, 1000)
+    repos.forEach((r) => pds.put(r))
+    const dir = mkdtempSync(join(tmpdir(), 'backfill-cmd-'))
+    dirs.push(dir)
+    const db = join(dir, 'index.sqlite')
+    assert.equal(await runBackfillCommand({ db, pds: pds.url }, [], silentLogger), 0)
+    const store = await openStore(db)
+    open.push(store)
+    assert.deepEqual(snapshotIndex(store), await liveIndex(repos.map(asLive)))
   })
 })
