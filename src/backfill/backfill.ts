@@ -59,6 +59,8 @@ export class Backfill {
   private listErrors = 0
   /** An error that is not about one repo (the database, a bug): it stops the run and start() throws it. */
   private fatal: unknown
+  /** Repos being fetched or written. */
+  private inflight = new Set<Promise<void>>()
 
   constructor(
     options: BackfillOptions,
@@ -104,8 +106,10 @@ export class Backfill {
       else if (this.opts.pds) await this.runHosts([{ origin: new URL(this.opts.pds).origin }])
       else await this.runHosts(await listHosts(this.http, this.opts.relay, this.opts.hostUrl))
     } catch (err) {
-      if (!(err instanceof StoppedError)) throw err
+      if (!(err instanceof StoppedError)) this.stopOn(err)
     } finally {
+      // Whatever ended the run, no repo is still writing when start() settles.
+      await Promise.all(this.inflight)
       clearInterval(ticker)
       await this.pool.close()
     }
@@ -127,16 +131,14 @@ export class Backfill {
 
   /** Explicit DIDs: resolved to their PDS and fetched whatever their stored state. */
   private async runDids(dids: string[]): Promise<void> {
-    const tasks: Promise<void>[] = []
     for (const did of dids) {
       const release = await this.global.acquire()
       if (this.abort.signal.aborted) {
         release()
         break
       }
-      tasks.push(this.repairOne(did).finally(release))
+      this.track(this.repairOne(did), release)
     }
-    await Promise.all(tasks)
   }
 
   private async repairOne(did: string): Promise<void> {
@@ -144,11 +146,9 @@ export class Backfill {
     try {
       resolved = await this.resolver.resolve(did)
     } catch (err) {
-      if (err instanceof StoppedError) return
-      if (!(err instanceof BackfillError)) return this.stopOn(err)
+      if (!(err instanceof BackfillError)) throw err
       this.state.requeue(did, null)
-      this.finish(did, err, 0)
-      return
+      return this.finishWithError(did, err, 0)
     }
     this.state.requeue(did, resolved.pds)
     await this.processRepo(did, resolved.pds, { signingKey: resolved.signingKey ?? null })
@@ -158,7 +158,7 @@ export class Backfill {
   private async runHosts(hosts: ListedHost[]): Promise<void> {
     for (const host of hosts) if (!this.state.listing(host.origin).listed) this.meter.unlisted += host.accountCount ?? 0
     const lanes = new Semaphore(this.opts.concurrency * 2)
-    await Promise.all(hosts.map((host) => lanes.use(() => this.lane(host))))
+    await Promise.all(hosts.map((host) => lanes.use(() => this.lane(host)).catch((err) => this.stopOn(err))))
   }
 
   private async lane(host: ListedHost): Promise<void> {
@@ -167,6 +167,7 @@ export class Backfill {
     const listing = this.state.listing(origin)
     let listed = listing.listed
     let wake = () => {}
+    // listHost never rejects: its errors are logged (or stop the run).
     const listingDone = listed
       ? Promise.resolve()
       : this.listHost(host, listing.cursor, () => wake()).finally(() => {
@@ -175,33 +176,48 @@ export class Backfill {
         })
     const slots = this.hostSlots(origin)
     const tasks = new Set<Promise<void>>()
-    let after = 0
-    while (!this.abort.signal.aborted) {
-      const rows = this.state.pendingOf(origin, after, QUEUE_PAGE)
-      if (rows.length === 0) {
-        if (listed) break
-        await new Promise<void>((resolve) => (wake = resolve)) // the next page, or the end of listing
-        continue
-      }
-      for (const row of rows) {
-        after = row.rowid
-        // The host slot first: waiting for a busy host must not hold one of the global slots.
-        const hostSlot = await slots.acquire()
-        const globalSlot = await this.global.acquire()
-        if (this.abort.signal.aborted) {
-          hostSlot()
-          globalSlot()
-          break
+    try {
+      for (let after = 0; !this.abort.signal.aborted; ) {
+        const rows = this.state.pendingOf(origin, after, QUEUE_PAGE)
+        if (rows.length === 0) {
+          if (listed) break
+          await new Promise<void>((resolve) => (wake = resolve)) // the next page, or the end of listing
+          continue
         }
-        const task = this.processRepo(row.did, origin, { hostSlot }).finally(() => {
-          globalSlot()
-          tasks.delete(task)
-        })
-        tasks.add(task)
+        for (const row of rows) {
+          after = row.rowid
+          // The host slot first: waiting for a busy host must not hold one of the global slots.
+          const hostSlot = await slots.acquire()
+          const globalSlot = await this.global.acquire()
+          if (this.abort.signal.aborted) {
+            hostSlot()
+            globalSlot()
+            break
+          }
+          const task = this.track(this.processRepo(row.did, origin, { hostSlot }), () => {
+            globalSlot()
+            tasks.delete(task)
+          })
+          tasks.add(task)
+        }
       }
+    } finally {
+      await Promise.all([listingDone, ...tasks])
     }
-    await listingDone
-    await Promise.all(tasks)
+  }
+
+  /** Runs a repo task: counted as in flight until it settles; an unexpected error stops the run. */
+  private track(task: Promise<void>, done: () => void): Promise<void> {
+    const tracked = task
+      .catch((err) => {
+        if (!(err instanceof StoppedError)) this.stopOn(err)
+      })
+      .finally(() => {
+        done()
+        this.inflight.delete(tracked)
+      })
+    this.inflight.add(tracked)
+    return tracked
   }
 
   /** Lists a host's repos page by page from the stored cursor; each page is stored with its cursor. */
@@ -264,13 +280,11 @@ export class Backfill {
         attempts = n
         return this.writeRepo(did, download, signingKey)
       })
-      this.state.finish(did, { state: 'done', rev: written.rev, records: written.records, attempts })
-      this.outcomes.done++
-      this.meter.finished++
+      this.finish(did, { state: 'done', rev: written.rev, records: written.records, attempts })
     } catch (err) {
       if (err instanceof StoppedError || this.abort.signal.aborted) return // stays pending for the next run
-      if (!(err instanceof BackfillError)) return this.stopOn(err)
-      this.finish(did, err, attempts)
+      if (!(err instanceof BackfillError)) throw err
+      this.finishWithError(did, err, attempts)
     } finally {
       handed?.()
     }
@@ -317,13 +331,17 @@ export class Backfill {
     this.abort.abort()
   }
 
-  private finish(did: string, err: BackfillError, attempts: number): void {
-    const outcome: RepoOutcome['state'] = err.outcome === 'skip' ? 'skipped' : 'failed'
-    const error = messageOf(err)
-    this.state.finish(did, { state: outcome, error, attempts })
-    this.outcomes[outcome === 'skipped' ? 'skipped' : 'failed']++
+  private finish(did: string, outcome: RepoOutcome): void {
+    this.state.finish(did, outcome)
+    this.outcomes[outcome.state]++
     this.meter.finished++
-    this.log[outcome === 'failed' ? 'warn' : 'debug']({ did, error, attempts }, `repo ${outcome}`)
+    if (outcome.state === 'done') return
+    const { error, attempts } = outcome
+    this.log[outcome.state === 'failed' ? 'warn' : 'debug']({ did, error, attempts }, `repo ${outcome.state}`)
+  }
+
+  private finishWithError(did: string, err: BackfillError, attempts: number): void {
+    this.finish(did, { state: err.outcome === 'skip' ? 'skipped' : 'failed', error: messageOf(err), attempts })
   }
 }
 
