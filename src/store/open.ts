@@ -42,7 +42,9 @@ export async function openStore(path: string, opts: OpenOptions = {}): Promise<S
     db,
     path,
     async close() {
-      await db.destroy() // closes the better-sqlite3 handle too
+      await db.destroy()
+      // Kysely closes the handle only if it ever ran a query through it; the reader never does.
+      if (sqlite.open) sqlite.close()
     },
   }
 }
