@@ -103,7 +103,10 @@ export class Metrics {
         const registries = worker ? [this.registry, AggregatorRegistry.aggregate<PrometheusContentType>([worker])] : [this.registry]
         this.stats = undefined
         const body = await Registry.merge(registries).metrics()
-        res.set('Content-Type', this.registry.contentType).set('Cache-Control', 'no-store').send(body)
+        // end(), not send(): express would rewrite prom-client's Content-Type parameters.
+        res.setHeader('Content-Type', this.registry.contentType)
+        res.setHeader('Cache-Control', 'no-store')
+        res.end(body)
       } catch (err) {
         next(err)
       }

@@ -7,7 +7,9 @@ export interface IndexFigures {
   links: number
   targets: number
   dids: number
+  /** NSIDs known: of linking records and of linked at-uris. */
   collections: number
+  /** Distinct (collection, path) pairs that link. */
   sources: number
   cursor?: number
   cursorTime?: string
