@@ -161,8 +161,13 @@ async function main() {
     { indexer, store: loop.store, logger: silentLogger, fetch: pds ? undefined : memoryFetch(cars) },
   )
   const started = performance.now()
+  const cpuBefore = process.threadCpuUsage()
   const summary = await backfill.start()
   const seconds = (performance.now() - started) / 1000
+  // CPU time of this (the writer) thread: the rate it could sustain with a core to itself, which
+  // a shared or busy machine's wall clock does not show.
+  const cpu = process.threadCpuUsage(cpuBefore)
+  const writerCpuSeconds = (cpu.user + cpu.system) / 1e6
   const stats = new Reader(loop.store).stats()
   const rate = summary.records / seconds
   const workers = args.workers ?? String(Math.min(4, availableParallelism() - 1))
@@ -173,6 +178,7 @@ async function main() {
       `  ${fmt(rate)} records/s, ${(summary.reposDone / seconds).toFixed(1)} repos/s`,
       `  stages: parse+verify ${fmt(parsing)} records/s per thread; indexer ${fmt(summary.records / (writerMs / 1000))} records/s ` +
         `(the writer thread was in the indexer ${((writerMs / 1000 / seconds) * 100).toFixed(0)}% of the time)`,
+      `  writer thread CPU: ${fmt((writerCpuSeconds / summary.records) * 1e6)} µs/record (${fmt(summary.records / writerCpuSeconds)} records/s with a core of its own)`,
       `  index: ${stats.records.toLocaleString('en-US')} records with links, ${stats.links.toLocaleString('en-US')} links, ${(stats.dbBytes / 1e6).toFixed(0)} MB`,
       `  projected for ${NETWORK_RECORDS / 1e9} billion records: ${(NETWORK_RECORDS / rate / 86400).toFixed(1)} days (${Math.round(NETWORK_RECORDS / rate / 3600)} h)`,
     ].join('\n'),

@@ -276,11 +276,11 @@ export class Backfill {
           release()
         }
       }
-      const written = await this.http.withRetries((n) => {
+      await this.http.withRetries((n) => {
         attempts = n
-        return this.writeRepo(did, download, signingKey)
+        return this.writeRepo(did, download, signingKey, n)
       })
-      this.finish(did, { state: 'done', rev: written.rev, records: written.records, attempts })
+      this.count('done')
     } catch (err) {
       if (err instanceof StoppedError || this.abort.signal.aborted) return // stays pending for the next run
       if (!(err instanceof BackfillError)) throw err
@@ -292,33 +292,42 @@ export class Backfill {
 
   /**
    * One attempt. Live events for the DID are held from before the download until the repo is
-   * written (finishRepo applies those newer than the repo's rev), or released on failure.
+   * written (finishRepo applies those newer than the repo's rev), or released on failure. The
+   * last slice, finishRepo and the repo's `done` row are one transaction: a small repo costs
+   * one commit.
    */
   private async writeRepo(
     did: string,
     download: () => Promise<Uint8Array>,
     signingKey: string | null | undefined,
-  ): Promise<{ rev: string; records: number }> {
-    const { indexer } = this.deps
+    attempts: number,
+  ): Promise<void> {
+    const { indexer, store } = this.deps
     indexer.beginRepo(did)
     try {
       const bytes = await download()
-      let rev = ''
       let records = 0
       const present = new Set<string>()
       await this.pool!.parse(
         { bytes, did, sliceSize: this.opts.sliceSize, signingKey },
         (slice) => {
-          rev = slice.rev
           for (const r of slice.records) present.add(`${r.collection}/${r.rkey}`)
-          if (slice.records.length > 0) indexer.writeRepoRecords(did, rev, slice.records)
           records += slice.walked
+          const write = () => {
+            if (slice.records.length > 0) indexer.writeRepoRecords(did, slice.rev, slice.records)
+          }
+          if (!slice.last) write()
+          else {
+            store.sqlite.transaction(() => {
+              write()
+              indexer.finishRepo(did, slice.rev, present)
+              this.state.finish(did, { state: 'done', rev: slice.rev, records, attempts })
+            })()
+          }
           this.meter.records += slice.walked
         },
         this.abort.signal,
       )
-      indexer.finishRepo(did, rev, present)
-      return { rev, records }
     } catch (err) {
       indexer.abortRepo(did)
       throw err
@@ -331,17 +340,17 @@ export class Backfill {
     this.abort.abort()
   }
 
-  private finish(did: string, outcome: RepoOutcome): void {
-    this.state.finish(did, outcome)
-    this.outcomes[outcome.state]++
+  /** Counts a repo's outcome for this run (its row is already written). */
+  private count(state: RepoOutcome['state']): void {
+    this.outcomes[state]++
     this.meter.finished++
-    if (outcome.state === 'done') return
-    const { error, attempts } = outcome
-    this.log[outcome.state === 'failed' ? 'warn' : 'debug']({ did, error, attempts }, `repo ${outcome.state}`)
   }
 
   private finishWithError(did: string, err: BackfillError, attempts: number): void {
-    this.finish(did, { state: err.outcome === 'skip' ? 'skipped' : 'failed', error: messageOf(err), attempts })
+    const outcome: RepoOutcome = { state: err.outcome === 'skip' ? 'skipped' : 'failed', error: messageOf(err), attempts }
+    this.state.finish(did, outcome)
+    this.count(outcome.state)
+    this.log[outcome.state === 'failed' ? 'warn' : 'debug']({ did, error: outcome.error, attempts }, `repo ${outcome.state}`)
   }
 }
 

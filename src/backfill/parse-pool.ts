@@ -69,20 +69,21 @@ export class ParsePool {
   }
 
   private async parseInline(job: ParseJob, handler: ParseHandler, signal: AbortSignal): Promise<void> {
-    const events = parseRepo(job)
+    const slices = parseRepo(job)
     for (;;) {
+      if (signal.aborted) throw new StoppedError()
       let next: IteratorResult<ParsedSlice>
       try {
-        next = await events.next()
+        next = await slices.next()
       } catch (err) {
         // As from a worker: whatever goes wrong parsing fails the repo (the handler's errors do not).
         throw err instanceof BackfillError ? err : new BackfillError((err as Error).message, 'fail')
       }
       if (next.done) return
       handler(next.value)
+      if (next.value.last) return
       // The writer thread also commits live events and answers status: let them in between slices.
       await yieldToLoop()
-      if (signal.aborted) throw new StoppedError()
     }
   }
 
