@@ -147,7 +147,9 @@ export function formatTable(result: BenchResult): string {
     });
     for (const q of phase.queries) {
       const value = `${ms(q.p50)} / ${ms(q.p90)} / ${ms(q.p99)}`;
-      const what = `  ${q.name} (${int(q.rate)}/s${q.errors ? `, ${q.errors} ERRORS` : ''})`;
+      // Served below the asked rate: the service could not keep up, and the queue is in the latencies.
+      const served = q.servedRate < 0.98 * q.rate ? `, served ${int(q.servedRate)}/s` : '';
+      const what = `  ${q.name} (${int(q.rate)}/s${served}${q.errors ? `, ${q.errors} ERRORS` : ''})`;
       rows.push([what, value, ...(phase.name === 'ingesting' ? verdict(`${q.name} while ingesting`) : none)]);
     }
     if (phase.name === 'idle') {

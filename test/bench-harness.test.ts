@@ -44,7 +44,6 @@ describe('bench harness', () => {
     }
     assert.deepEqual(out.ingest.milestones.map((m) => m.links), [10_000, 20_000]);
     for (const m of out.ingest.milestones) {
-      assert.ok(m.size.links >= m.links, 'size measured past the milestone');
       assert.ok(m.eventsPerSecond > 0 && m.averageEventsPerSecond > 0 && m.peakRssBytes > 0);
       assert.ok(m.size.bytesPerLink > 0 && m.size.fileBytes > 0);
       const names = m.size.objects.map((o) => o.name);
