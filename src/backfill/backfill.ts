@@ -2,7 +2,7 @@ import type { Indexer } from '../indexer/indexer.js'
 import type { Logger } from '../logger.js'
 import type { StoreHandle } from '../store/open.js'
 import { VERSION } from '../version.js'
-import { BackfillError, messageOf, StoppedError } from './errors.js'
+import { BackfillError, StoppedError } from './errors.js'
 import { HttpClient, xrpcUrl, type FetchFn } from './http.js'
 import { Semaphore } from './limits.js'
 import { resolveOptions, type BackfillOptions, type ResolvedOptions } from './options.js'
@@ -72,7 +72,7 @@ export class Backfill {
     this.meter = new ProgressMeter(this.state.counts)
     this.http = new HttpClient(deps.fetch ?? fetch, this.opts, this.abort.signal, (err) => {
       this.meter.errors++
-      this.log.debug({ err: messageOf(err) }, 'retrying')
+      this.log.debug({ err: err.message }, 'retrying')
     })
     this.resolver = new DidResolver(this.http, this.opts.plc, this.opts.hostUrl)
     this.global = new Semaphore(this.opts.concurrency)
@@ -238,7 +238,7 @@ export class Backfill {
       if (err instanceof StoppedError) return
       if (!(err instanceof BackfillError)) return this.stopOn(err)
       this.listErrors++
-      this.log.warn({ host: host.origin, err: messageOf(err) }, 'listing repos failed; it resumes from its cursor next run')
+      this.log.warn({ host: host.origin, err: err.message }, 'listing repos failed; it resumes from its cursor next run')
     } finally {
       this.meter.unlisted -= estimate
     }
@@ -347,7 +347,7 @@ export class Backfill {
   }
 
   private finishWithError(did: string, err: BackfillError, attempts: number): void {
-    const outcome: RepoOutcome = { state: err.outcome === 'skip' ? 'skipped' : 'failed', error: messageOf(err), attempts }
+    const outcome: RepoOutcome = { state: err.outcome === 'skip' ? 'skipped' : 'failed', error: err.message, attempts }
     this.state.finish(did, outcome)
     this.count(outcome.state)
     this.log[outcome.state === 'failed' ? 'warn' : 'debug']({ did, error: outcome.error, attempts }, `repo ${outcome.state}`)

@@ -24,6 +24,7 @@ export class StoppedError extends Error {
   }
 }
 
+/** An error's message with its cause's (fetch says "fetch failed", the cause says why). */
 export function messageOf(err: unknown): string {
   const e = err as Error
   const cause = (e?.cause as Error | undefined)?.message

@@ -1,4 +1,4 @@
-import { BackfillError, StoppedError } from './errors.js'
+import { BackfillError, messageOf, StoppedError } from './errors.js'
 import { sleep } from './limits.js'
 import { MAX_RATE_LIMIT_WAIT_MS, type ResolvedOptions } from './options.js'
 
@@ -27,7 +27,7 @@ export class HttpClient {
     private fetchFn: FetchFn,
     private opts: Pick<ResolvedOptions, 'requestTimeoutMs' | 'maxAttempts' | 'retryBaseMs' | 'retryMaxMs' | 'userAgent'>,
     private signal: AbortSignal,
-    private onRetry: (err: unknown) => void = () => {},
+    private onRetry: (err: BackfillError) => void = () => {},
   ) {}
 
   /** One attempt: the body (at most maxBytes), or a BackfillError/StoppedError saying what went wrong. */
@@ -40,7 +40,7 @@ export class HttpClient {
     const failed = (err: unknown): Error => {
       if (this.signal.aborted) return new StoppedError()
       if (idle.signal.aborted) return new BackfillError(`timed out after ${this.opts.requestTimeoutMs} ms`, 'retry')
-      return err instanceof BackfillError ? err : new BackfillError(`network error: ${(err as Error).message}`, 'retry')
+      return err instanceof BackfillError ? err : new BackfillError(`network error: ${messageOf(err)}`, 'retry')
     }
     try {
       const res = await this.fetchFn(url, { signal, headers: { 'user-agent': this.opts.userAgent } })
