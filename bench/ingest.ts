@@ -9,7 +9,7 @@
  */
 import type { BenchOptions } from './options.js';
 import { count } from './options.js';
-import type { PeakRss } from './rss.js';
+import type { ProcStats } from './proc.js';
 import type { ServiceProcess } from './service-process.js';
 import { measureSize, type SizeReport } from './size.js';
 import type { BenchStreamServer } from './stream-server.js';
@@ -21,6 +21,8 @@ export interface IngestWindow {
   events: number;
   seconds: number;
   eventsPerSecond: number;
+  /** CPU cores the service used (all threads): well under 1 with a slow rate means waiting on disk. */
+  cpuCores: number;
 }
 
 export interface Milestone {
@@ -48,6 +50,7 @@ interface Point {
   links: number;
   events: number;
   time: number; // ms of ingest time, pauses excluded
+  cpu: number; // service CPU seconds, pauses excluded
 }
 
 const POLL_MS = 250;
@@ -56,7 +59,7 @@ const STALL_MS = 120_000;
 export async function runIngest(
   server: BenchStreamServer,
   service: ServiceProcess,
-  rss: PeakRss,
+  proc: ProcStats,
   opts: Pick<BenchOptions, 'milestones' | 'window'>,
   dbPath: string,
   progress: (line: string) => void,
@@ -65,10 +68,11 @@ export async function runIngest(
   const milestones: Milestone[] = [];
   const boundaries = windowBoundaries(opts.milestones, opts.window);
   let ingestMs = 0; // ingest time before the current stretch of sending
-  let start: Point = { links: 0, events: 0, time: 0 };
+  let cpuPaused = proc.cpuSeconds(); // service CPU spent outside ingest (start-up, drains)
+  let start: Point = { links: 0, events: 0, time: 0, cpu: 0 };
 
   for (const milestone of opts.milestones) {
-    rss.reset();
+    proc.resetPeak();
     const resumed = performance.now();
     server.run();
     let lastProgress = performance.now();
@@ -80,6 +84,7 @@ export async function runIngest(
         links: status.links,
         events: status.cursor === undefined ? 0 : server.eventsThrough(status.cursor),
         time: ingestMs + performance.now() - resumed,
+        cpu: proc.cpuSeconds() - cpuPaused,
       };
       if (status.links > lastLinks) {
         lastLinks = status.links;
@@ -99,7 +104,7 @@ export async function runIngest(
     }
     server.pause();
     ingestMs = start.time;
-    const peakRssBytes = rss.peakBytes();
+    const peakRssBytes = proc.peakRssBytes();
     const drained = await drain(server, service);
     progress(`measuring size at ${count(drained.links)} links`);
     const size = measureSize(dbPath, drained.links);
@@ -114,7 +119,8 @@ export async function runIngest(
       size,
     });
     // The next window starts from everything committed, at the current ingest time.
-    start = { links: drained.links, events: server.sent, time: ingestMs };
+    cpuPaused = proc.cpuSeconds() - start.cpu;
+    start = { ...start, links: drained.links, events: server.sent };
   }
   return { windows, milestones };
 }
@@ -130,7 +136,8 @@ function windowBoundaries(milestones: number[], window: number): number[] {
 function windowOf(from: Point, to: Point): IngestWindow {
   const events = to.events - from.events;
   const seconds = (to.time - from.time) / 1000;
-  return { fromLinks: from.links, toLinks: to.links, events, seconds, eventsPerSecond: events / seconds };
+  const cpuCores = (to.cpu - from.cpu) / seconds;
+  return { fromLinks: from.links, toLinks: to.links, events, seconds, eventsPerSecond: events / seconds, cpuCores };
 }
 
 /** Waits until the service committed the last event the server sent. */

@@ -1,7 +1,7 @@
 /** What the figures were measured on: printed with them, since they mean little without it. */
 import Database from 'better-sqlite3';
 import { readFileSync, statfsSync } from 'node:fs';
-import { availableParallelism, cpus, release, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 
 export interface Machine {
   cpus: number;
@@ -12,6 +12,8 @@ export interface Machine {
   disk: string;
   node: string;
   sqlite: string;
+  /** 1, 5 and 15 minute load averages when the run ended: on a shared machine, how busy it was. */
+  loadAverage: number[];
 }
 
 export function describeMachine(dir: string): Machine {
@@ -26,6 +28,7 @@ export function describeMachine(dir: string): Machine {
     disk: describeDisk(dir),
     node: process.version,
     sqlite,
+    loadAverage: loadavg(),
   };
 }
 

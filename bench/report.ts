@@ -11,6 +11,8 @@ export interface ReadPhase {
   ingestEventsPerSecond: number;
   queries: StepResult[];
   peakRssBytes: number;
+  /** CPU cores the service used during the phase, all threads. */
+  cpuCores: number;
 }
 
 export interface BenchResult {
@@ -112,7 +114,7 @@ export function formatTable(result: BenchResult): string {
 
   rows.push({ section: 'INGEST  events/s, JSON line -> websocket client -> indexer -> committed SQLite, per window of links' });
   for (const w of result.ingest.windows) {
-    rows.push([`  ${count(w.fromLinks)}-${count(w.toLinks)} links`, int(w.eventsPerSecond)]);
+    rows.push([`  ${count(w.fromLinks)}-${count(w.toLinks)} links (service CPU ${w.cpuCores.toFixed(2)} cores)`, int(w.eventsPerSecond)]);
   }
   for (const m of milestones) {
     rows.push([`  average 0-${count(m.links)} links (${Math.round(m.seconds)} s)`, int(m.averageEventsPerSecond)]);
@@ -141,7 +143,9 @@ export function formatTable(result: BenchResult): string {
 
   const ctx = result.reads.context;
   for (const phase of result.reads.phases) {
-    const during = phase.name === 'idle' ? 'idle' : `while ingesting ${int(phase.ingestEventsPerSecond)} events/s`;
+    const during =
+      (phase.name === 'idle' ? 'idle' : `while ingesting ${int(phase.ingestEventsPerSecond)} events/s`) +
+      ` (service CPU ${phase.cpuCores.toFixed(2)} cores)`;
     rows.push({
       section: `READS ${during}  ms p50 / p90 / p99 from scheduled time; open loop, one kind at a time, from another process`,
     });
@@ -168,6 +172,7 @@ export function formatTable(result: BenchResult): string {
   return [
     `backlinks benchmark: ${result.command}   (seed ${result.seed})`,
     `machine: ${mc.cpus} x ${mc.cpuModel}, ${gb(mc.memoryBytes)} RAM, ${mc.disk}, ${mc.kernel}, Node ${mc.node}, SQLite ${mc.sqlite}`,
+    `load average at the end (1/5/15 min): ${mc.loadAverage.map((l) => l.toFixed(1)).join(' / ')} (the benchmark's own processes: about 1.5)`,
     `hot post: ${ctx.hotPost} (${int(ctx.hotPostLikes)} likes); cold post: ${ctx.coldPost}`,
     '',
     render(rows),

@@ -13,13 +13,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { withBaselineServer } from './baseline-server.js';
 import type { GenerateOptions } from './generate.js';
-import { drain, runIngest, sleep } from './ingest.js';
+import { runIngest, sleep } from './ingest.js';
 import type { LoadStep } from './load.js';
 import { describeMachine } from './machine.js';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { buildQueries, runLoadProcess } from './reads.js';
 import { checkTargets, formatTable, type BenchResult, type ReadPhase } from './report.js';
-import { PeakRss } from './rss.js';
+import { ProcStats } from './proc.js';
 import { ServiceProcess } from './service-process.js';
 import { BenchStreamServer } from './stream-server.js';
 
@@ -40,8 +40,8 @@ export async function runBenchmark(
   let service: ServiceProcess | undefined;
   try {
     service = await ServiceProcess.start(dbPath, server.url);
-    const rss = new PeakRss(service.pid);
-    const ingest = await runIngest(server, service, rss, opts, dbPath, progress);
+    const proc = new ProcStats(service.pid);
+    const ingest = await runIngest(server, service, proc, opts, dbPath, progress);
 
     const { steps, context } = await buildQueries(service, gen, opts);
     progress('reads, baseline: an empty HTTP server');
@@ -50,32 +50,30 @@ export async function runBenchmark(
     );
     const phases: ReadPhase[] = [];
     progress('reads, idle');
-    phases.push(await readPhase('idle', steps, service, server, rss));
+    phases.push(await readPhase('idle', steps, service, server, proc));
     progress(`reads while ingesting ${opts.liveRate} events/s`);
     server.pace(opts.liveRate);
     await sleep(SETTLE_MS);
-    phases.push(await readPhase('ingesting', steps, service, server, rss));
+    phases.push(await readPhase('ingesting', steps, service, server, proc));
     server.pause();
-    await drain(server, service);
 
     return { machine: describeMachine(dir), command, seed: opts.seed, ingest, reads: { context, baseline: baseline!, phases } };
   } finally {
     await service?.stop();
     await server.close();
-    if (!opts.keep) {
-      if (opts.dir) for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true });
-      else rmSync(dir, { recursive: true, force: true });
-    }
+    if (opts.keep) progress(`database kept: ${dbPath}`);
+    else if (opts.dir) for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true });
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** One load run, with the service's ingest rate and peak memory over the same time. */
+/** One load run, with the service's ingest rate, CPU use and peak memory over the same time. */
 async function readPhase(
   name: ReadPhase['name'],
   steps: LoadStep[],
   service: ServiceProcess,
   server: BenchStreamServer,
-  rss: PeakRss,
+  proc: ProcStats,
 ): Promise<ReadPhase> {
   const eventsNow = async () => {
     const { cursor } = await service.status();
@@ -83,11 +81,14 @@ async function readPhase(
   };
   const before = await eventsNow();
   const started = performance.now();
-  rss.reset();
+  const cpuBefore = proc.cpuSeconds();
+  proc.resetPeak();
   const queries = await runLoadProcess({ baseUrl: service.url, steps });
-  const peakRssBytes = rss.peakBytes();
-  const ingestEventsPerSecond = ((await eventsNow()) - before) / ((performance.now() - started) / 1000);
-  return { name, ingestEventsPerSecond, queries, peakRssBytes };
+  const peakRssBytes = proc.peakRssBytes();
+  const seconds = (performance.now() - started) / 1000;
+  const cpuCores = (proc.cpuSeconds() - cpuBefore) / seconds;
+  const ingestEventsPerSecond = ((await eventsNow()) - before) / seconds;
+  return { name, ingestEventsPerSecond, queries, peakRssBytes, cpuCores };
 }
 
 async function main(): Promise<void> {

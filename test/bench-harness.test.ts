@@ -35,12 +35,14 @@ describe('bench harness', () => {
 
     assert.match(out.command, /^npm run bench -- --links 10k,20k/);
     assert.ok(out.machine.cpus > 0 && out.machine.memoryBytes > 0 && out.machine.sqlite && out.machine.node);
+    assert.equal(out.machine.loadAverage.length, 3);
 
     // Ingest: windows of growing size, a rate and a size at each milestone.
     assert.ok(out.ingest.windows.length >= 3, 'several rate windows');
     for (const w of out.ingest.windows) {
       assert.ok(w.toLinks > w.fromLinks && w.events > 0 && w.seconds > 0);
       finite(w.eventsPerSecond, 'window rate');
+      finite(w.cpuCores, 'window CPU');
     }
     assert.deepEqual(out.ingest.milestones.map((m) => m.links), [10_000, 20_000]);
     for (const m of out.ingest.milestones) {
@@ -58,6 +60,7 @@ describe('bench harness', () => {
     for (const phase of out.reads.phases) {
       assert.deepEqual(phase.queries.map((q) => q.name), KINDS);
       assert.ok(phase.peakRssBytes > 0);
+      finite(phase.cpuCores, `${phase.name} CPU`);
       for (const q of phase.queries) {
         assert.equal(q.errors, 0, `${phase.name} ${q.name}: ${q.firstError}`);
         assert.equal(q.count, q.name === 'getCounts 100 subjects' ? 50 : 200);

@@ -1,0 +1,34 @@
+/**
+ * The service process seen from /proc (main and worker threads are one process):
+ * - peak resident memory per phase: the kernel's high-water mark VmHWM, reset at the start of
+ *   each phase by writing 5 to /proc/<pid>/clear_refs, so a phase's peak is its own;
+ * - CPU time (user + system, all threads), to tell a CPU-bound phase from one waiting on disk.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+export class ProcStats {
+  constructor(private readonly pid: number) {}
+
+  /** Starts a phase: forgets earlier peaks. */
+  resetPeak(): void {
+    writeFileSync(`/proc/${this.pid}/clear_refs`, '5');
+  }
+
+  /** Peak RSS in bytes since the last reset. */
+  peakRssBytes(): number {
+    const kb = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
+    if (!kb) throw new Error(`no VmHWM in /proc/${this.pid}/status`);
+    return Number(kb[1]) * 1024;
+  }
+
+  /** CPU seconds used so far. */
+  cpuSeconds(): number {
+    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces): state is [0], utime [11], stime [12].
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  }
+}
