@@ -54,7 +54,8 @@ export class LiveIngest {
   private compression: JetstreamCompression
   /** Instance whose time base the stored cursor is in (meta `cursor_host`); undefined if unknown. */
   private cursorHost: string | undefined
-  /** Cursor asked of the current connection. */
+  /** Host and cursor of the current connection. */
+  private host = ''
   private requested: number | undefined
   private stopped = false
 
@@ -83,7 +84,7 @@ export class LiveIngest {
       rewindUs: 0,
       getCursor: () => this.resumeCursor(),
       onMessage: (text, timeUs) => this.onMessage(text, timeUs),
-      onGap: (fromUs, toUs) => this.loop.writer.recordGap(fromUs, toUs, client.status().host),
+      onGap: (fromUs, toUs) => this.loop.writer.recordGap(fromUs, toUs, this.host),
       logger: this.log,
     })
     this.client = client
@@ -130,13 +131,13 @@ export class LiveIngest {
     // Commit what was received, so the server resends only the last applied event.
     this.loop.batcher.flush()
     const cursor = this.loop.writer.getCursor()
-    const host = this.client!.status().host
-    this.requested = cursor !== undefined && host !== this.cursorHost ? cursor - REWIND_US : cursor
+    this.host = this.client!.status().host
+    this.requested = cursor !== undefined && this.host !== this.cursorHost ? cursor - REWIND_US : cursor
     return this.requested
   }
 
   private onMessage(text: string, timeUs: number | undefined): void {
-    if (timeUs !== undefined && this.client!.status().host !== this.cursorHost) this.adoptHost()
+    if (timeUs !== undefined && this.host !== this.cursorHost) this.adoptHost()
     if (!this.loop.batcher.push(text)) {
       // Memory stays bounded: stop reading the socket until the writer catches up.
       this.client!.pause()
@@ -150,11 +151,10 @@ export class LiveIngest {
    * instance, in one transaction: after a crash the stored cursor always matches its host.
    */
   private adoptHost(): void {
-    const host = this.client!.status().host
     this.loop.writer.transaction(() => {
       if (this.requested !== undefined) this.loop.writer.setCursor(this.requested)
-      this.loop.writer.setCursorHost(host)
+      this.loop.writer.setCursorHost(this.host)
     })
-    this.cursorHost = host
+    this.cursorHost = this.host
   }
 }
