@@ -107,7 +107,7 @@ export async function runIngest(
     const peakRssBytes = proc.peakRssBytes();
     const drained = await drain(server, service);
     progress(`measuring size at ${count(drained.links)} links`);
-    const size = measureSize(dbPath, drained.links);
+    const size = await measureSize(dbPath, drained.links);
     const last = windows[windows.length - 1]!;
     milestones.push({
       links: milestone,
@@ -140,12 +140,13 @@ function windowOf(from: Point, to: Point): IngestWindow {
   return { fromLinks: from.links, toLinks: to.links, events, seconds, eventsPerSecond: events / seconds, cpuCores };
 }
 
-/** Waits until the service committed the last event the server sent. */
-export async function drain(server: BenchStreamServer, service: ServiceProcess): Promise<{ links: number }> {
+/** Waits until the service committed the last event the server sent and its account jobs. */
+async function drain(server: BenchStreamServer, service: ServiceProcess): Promise<{ links: number }> {
   const deadline = Date.now() + STALL_MS;
   for (;;) {
     const status = await service.status();
-    if (status.cursor !== undefined && status.cursor >= (server.lastSentTimeUs ?? 0)) return status;
+    const committed = status.cursor !== undefined && status.cursor >= (server.lastSentTimeUs ?? 0);
+    if (committed && !status.ingest?.pendingAccountJobs) return status;
     if (Date.now() > deadline) throw new Error(`service did not drain its queue:\n${service.logTail()}`);
     await sleep(POLL_MS);
   }

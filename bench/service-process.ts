@@ -14,7 +14,7 @@ export interface Status {
   links: number;
   records: number;
   cursor?: number;
-  ingest?: { queued?: number };
+  ingest?: { pendingAccountJobs?: number };
 }
 
 export class ServiceProcess {

@@ -25,12 +25,10 @@ export interface SizeReport {
 }
 
 /** Checkpoints (TRUNCATE) through a connection of its own, then measures. The writer should be idle. */
-export function measureSize(dbPath: string, links: number): SizeReport {
+export async function measureSize(dbPath: string, links: number): Promise<SizeReport> {
   const db = new Database(dbPath, { fileMustExist: true });
   try {
-    db.pragma('busy_timeout = 30000');
-    const [ckpt] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
-    if (ckpt?.busy) throw new Error('wal_checkpoint(TRUNCATE) could not complete: the writer is still busy');
+    await checkpoint(db);
     const pageSize = db.pragma('page_size', { simple: true }) as number;
     const freePages = db.pragma('freelist_count', { simple: true }) as number;
     const owners = new Map(
@@ -63,6 +61,21 @@ export function measureSize(dbPath: string, links: number): SizeReport {
   } finally {
     db.close();
   }
+}
+
+/**
+ * wal_checkpoint(TRUNCATE) waits for the writer, but SQLite's busy handler can keep missing the
+ * gaps between the writer's short transactions (the service's timers still write now and then):
+ * try again, briefly, a number of times.
+ */
+async function checkpoint(db: Database.Database): Promise<void> {
+  db.pragma('busy_timeout = 1000');
+  for (let attempt = 0; attempt < 30; attempt++) {
+    const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+    if (!result?.busy) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('wal_checkpoint(TRUNCATE) could not complete: the writer stays busy');
 }
 
 /** The database file and its -wal/-shm companions. */
