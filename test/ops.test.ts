@@ -11,6 +11,7 @@ import { backupDatabase } from '../src/ops/backup.js'
 import { compactDatabase, DatabaseInUseError } from '../src/ops/compact.js'
 import { didWebOf } from '../src/ops/did-web.js'
 import { ingestHealth } from '../src/ops/health.js'
+import { IngestMetrics } from '../src/ops/ingest-metrics.js'
 import { openStore } from '../src/store/open.js'
 import { startService, type Service } from '../src/service.js'
 import { account, create, did, follow, like, lines, postUri, tid } from './helpers/events.js'
@@ -259,6 +260,24 @@ describe('rate limit, metrics port, failing database', () => {
       await service.close()
     }
   })
+})
+
+test('applied events by collection: the first 50 collections by name, the rest as "other"', async () => {
+  const metrics = new IngestMetrics(new Map([['bad-json', 2]]))
+  for (let i = 0; i < 60; i++) {
+    const event = { did: 'did:plc:x', time_us: 1, kind: 'commit', commit: { rev: 'x', operation: 'create', collection: `app.test.c${i}`, rkey: 'r' } } as const
+    metrics.eventApplied(event)
+    metrics.eventApplied(event)
+  }
+  metrics.eventApplied({ did: 'did:plc:x', time_us: 1, kind: 'identity', identity: { did: 'did:plc:x' } })
+  const [applied] = (await metrics.json()).filter((m) => m.name === 'backlinks_events_applied_total')
+  const byCollection = new Map(applied.values.map((v) => [`${v.labels.kind}/${v.labels.collection}`, v.value]))
+  assert.equal(byCollection.size, 52)
+  assert.equal(byCollection.get('commit/app.test.c0'), 2)
+  assert.equal(byCollection.get('commit/app.test.c49'), 2)
+  assert.equal(byCollection.get('commit/app.test.c50'), undefined)
+  assert.equal(byCollection.get('commit/other'), 20)
+  assert.equal(byCollection.get('identity/'), 1)
 })
 
 test('ingest health: connected and not lagging, else a reason', () => {

@@ -1,8 +1,8 @@
 import type { RequestHandler } from 'express'
 
 /** Fragment and type of the service entry; clients proxy with `atproto-proxy: <did>#backlinks`. */
-export const SERVICE_ID = '#backlinks'
-export const SERVICE_TYPE = 'BacklinksIndex'
+const SERVICE_ID = '#backlinks'
+const SERVICE_TYPE = 'BacklinksIndex'
 
 /** did:web of an https origin: the host, with a port's colon percent-encoded (did:web spec). */
 export function didWebOf(publicUrl: string): string {
@@ -13,7 +13,7 @@ export function didWebOf(publicUrl: string): string {
  * The DID document served at /.well-known/did.json, in the shape feed generators use, so that
  * AppViews and PDSes can resolve and proxy to this service by DID.
  */
-export function didDocument(publicUrl: string) {
+function didDocument(publicUrl: string) {
   return {
     '@context': ['https://www.w3.org/ns/did/v1'],
     id: didWebOf(publicUrl),

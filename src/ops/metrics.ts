@@ -127,7 +127,7 @@ export class Metrics {
 }
 
 /** Route pattern or XRPC NSID of a finished request; never the raw URL (bounded label values). */
-export function routeLabel(req: Request): string {
+function routeLabel(req: Request): string {
   const path: unknown = req.route?.path
   if (typeof path !== 'string') return 'unmatched'
   return path.startsWith('/xrpc/') ? path.slice('/xrpc/'.length) : req.baseUrl + path
