@@ -55,6 +55,13 @@ export const OPTIONS = {
     default: '30',
     help: 'seconds without a Jetstream message before reconnecting',
   },
+  backfill: { env: 'BACKLINKS_BACKFILL', type: 'boolean', default: false, help: 'serve: also backfill whole repos (resumable) alongside live ingest' },
+  relay: { env: 'BACKLINKS_RELAY', type: 'string', help: 'backfill: relay whose hosts are listed (default https://bsky.network)' },
+  pds: { env: 'BACKLINKS_PDS', type: 'string', help: 'backfill: only the repos of this PDS' },
+  did: { env: 'BACKLINKS_DID', type: 'string', help: 'backfill: fetch (repair) these DIDs, comma-separated' },
+  plc: { env: 'BACKLINKS_PLC', type: 'string', help: 'backfill: PLC directory (default https://plc.directory)' },
+  concurrency: { env: 'BACKLINKS_BACKFILL_CONCURRENCY', type: 'string', help: 'backfill: repos in flight (default 8)' },
+  'retry-failed': { env: 'BACKLINKS_RETRY_FAILED', type: 'boolean', default: false, help: 'backfill: fetch failed repos again' },
   config: { env: 'BACKLINKS_CONFIG', type: 'string', help: 'JSON file of options ({"port": "8080", ...}); flags and env win' },
   'public-url': {
     env: 'BACKLINKS_PUBLIC_URL',

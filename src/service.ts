@@ -2,6 +2,7 @@ import type { Server } from 'node:http'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
+import { backfillOptions } from './backfill/command.js'
 import { createApp } from './api/server.js'
 import type { IngestReport } from './api/context.js'
 import type { Config } from './config.js'
@@ -50,13 +51,14 @@ export async function startService(config: Config, log: Logger): Promise<Service
       replay: config.replay ? [config.replay] : [],
       logLevel: config['log-level'] ?? 'info',
       live,
+      backfill: config.backfill ? backfillOptions(config) : undefined,
     }
     worker = new Worker(new URL('./indexer/worker.js', import.meta.url), { workerData })
     let resolveReplay!: () => void
     replayDone = config.replay ? new Promise((r) => (resolveReplay = r)) : replayDone
     worker.on('message', (m: ToMain) => {
       if (m.type === 'report') {
-        report = { ...report, ingest: m.report as IngestReport['ingest'] }
+        report = { ingest: m.report as IngestReport['ingest'], backfill: m.backfill as IngestReport['backfill'] }
         reportedAt = Date.now()
         workerMetrics = m.metrics
       } else if (m.type === 'replay-done') resolveReplay?.()

@@ -4,6 +4,7 @@ import { createLogger } from '../logger.js'
 import { VERSION } from '../version.js'
 import { runBackup } from './backup.js'
 import { runCompact } from './compact.js'
+import { runBackfillCommand } from '../backfill/command.js'
 import { runIngest } from './ingest.js'
 import { runServe } from './serve.js'
 import { runStats } from './stats.js'
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, Command> = {
       'db', 'port', 'host', 'replay', 'read-only', 'log-level',
       'jetstream', 'compress', 'zstd-dictionary', 'zstd-dictionary-url', 'collections', 'silence-timeout',
       'config', 'public-url', 'metrics-port', 'cache-max-age', 'rate-limit', 'trust-proxy', 'request-timeout', 'max-lag',
+      'backfill', 'relay', 'pds', 'did', 'plc', 'concurrency', 'retry-failed',
     ],
     run: ({ config }) => runServe(config, createLogger(config['log-level'])),
   },
@@ -31,6 +33,12 @@ const COMMANDS: Record<string, Command> = {
     usage: 'backlinks ingest [options] FILE...',
     options: ['db', 'log-level'],
     run: ({ config, positionals }) => runIngest(config, positionals, createLogger(config['log-level'])),
+  },
+  backfill: {
+    summary: "fetch whole repos (a relay's hosts, one PDS, or given DIDs) into the index; resumable",
+    usage: 'backlinks backfill [options] [DID...]   (never alongside a running serve: use serve --backfill)',
+    options: ['db', 'relay', 'pds', 'did', 'plc', 'concurrency', 'retry-failed', 'log-level', 'config'],
+    run: ({ config, positionals }) => runBackfillCommand(config, positionals, createLogger(config['log-level'])),
   },
   backup: {
     summary: 'write a consistent copy of the database, also while serve is running',
