@@ -22,11 +22,11 @@ export function realisticEvents(count: number, seed = 7): TestEvent[] {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-export async function waitFor(what: string, pred: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+export async function waitFor(what: string, pred: () => boolean | Promise<boolean>, timeoutMs = 30_000, everyMs = 20): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await pred())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
+    await sleep(everyMs)
   }
 }
 
@@ -63,6 +63,17 @@ export function spawnServe(args: string[]): SpawnedServe {
   proc.stderr!.on('data', (d: Buffer) => (log += d.toString()))
   const exited = once(proc, 'exit').then(([code]) => code as number | null)
   return { proc, exited, stderr: () => log }
+}
+
+/** The HTTP base URL of a spawned serve, from its 'serving XRPC' log line (needs --log-level info). */
+export async function servedUrl(child: SpawnedServe): Promise<string> {
+  let port: number | undefined
+  await waitFor('serve to listen', () => {
+    const line = child.stderr().split('\n').find((l) => l.includes('"serving XRPC"'))
+    port = line && JSON.parse(line).port
+    return port !== undefined
+  })
+  return `http://127.0.0.1:${port}`
 }
 
 /** Applies events like an uninterrupted run would, including the account jobs that follow. */
