@@ -83,9 +83,6 @@ export class ManyToMany {
   ) {
     const db: Database.Database = reader.store.sqlite
     this.s = {
-      collectionId: db.prepare('SELECT id FROM collections WHERE nsid = ?').pluck(),
-      sourceId: db.prepare('SELECT id FROM sources WHERE collection_id = ? AND path = ?').pluck(),
-      didId: db.prepare('SELECT id FROM dids WHERE did = ?').pluck(),
       forward: db.prepare('SELECT links FROM records WHERE did_id = ? AND collection_id = ? AND rkey = ?').pluck(),
       // Newest first, starting at a position (inclusive) so a page can resume inside a record.
       walk: db.prepare(
@@ -176,9 +173,8 @@ export class ManyToMany {
   private plan(q: ManyToManyQuery): Plan | undefined {
     const { targetId, sourceId, collection } = q.key
     if (targetId === undefined || sourceId === undefined) return undefined
-    const collectionId = this.s.collectionId.get(collection) as number
-    const otherSourceId = this.s.sourceId.get(collectionId, q.pathToOther) as number | undefined
-    if (otherSourceId === undefined) return undefined
+    const { collectionId, sourceId: otherSourceId } = this.reader.sourceIds({ collection, path: q.pathToOther })
+    if (collectionId === undefined || otherSourceId === undefined) return undefined
     let others: Set<number> | undefined
     if (q.otherSubjects?.length) {
       others = new Set(q.otherSubjects.map((s) => this.reader.targetId(s)).filter((id) => id !== undefined))
@@ -187,7 +183,7 @@ export class ManyToMany {
     const base = { collectionId, collection: collection as NsidString, otherSourceId, others }
 
     if (q.dids?.length) {
-      const didIds = [...new Set(q.dids)].map((d) => this.s.didId.get(d) as number | undefined).filter((id) => id !== undefined)
+      const didIds = this.reader.didIds(q.dids)
       if (didIds.length === 0) return undefined
       const positions = this.collect(didIds.flatMap((didId) => this.ofDid(targetId, sourceId, didId)))
       return { ...base, candidates: (from) => fromPosition(positions, from) }

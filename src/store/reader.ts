@@ -128,11 +128,14 @@ export class Reader {
 
   /** Resolves a subject string and a parsed source to ids (subjects are normalized like links). */
   key(subject: string, source: Source): LinkKey {
+    return { targetId: this.targetId(subject), sourceId: this.sourceIds(source).sourceId, collection: source.collection }
+  }
+
+  /** Ids of a source; undefined parts mean nothing was ever linked from it. */
+  sourceIds(source: Source): { collectionId?: number; sourceId?: number } {
     const collectionId = this.s.collectionId.get(source.collection) as number | undefined
-    const targetId = this.targetId(subject)
-    const sourceId =
-      collectionId === undefined ? undefined : (this.s.sourceId.get(collectionId, source.path) as number | undefined)
-    return { targetId, sourceId, collection: source.collection }
+    if (collectionId === undefined) return {}
+    return { collectionId, sourceId: this.s.sourceId.get(collectionId, source.path) as number | undefined }
   }
 
   targetId(subject: string): number | undefined {
@@ -266,7 +269,8 @@ export class Reader {
     return rows.map((r) => ({ rkey: r.rkey, didId: r.did_id }))
   }
 
-  private didIds(dids: string[]): number[] {
+  /** Ids of the accounts the index knows among `dids`, without duplicates. */
+  didIds(dids: readonly string[]): number[] {
     const ids = new Set<number>()
     for (const did of dids) {
       const id = this.s.didId.get(did) as number | undefined
