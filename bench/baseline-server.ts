@@ -8,14 +8,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-export async function withBaselineServer<T>(use: (url: string) => Promise<T>): Promise<T> {
+export async function withBaselineServer<T>(use: (url: string, pid: number) => Promise<T>): Promise<T> {
   const child = fork(fileURLToPath(import.meta.url), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     const port = await new Promise<number>((resolve, reject) => {
       child.once('message', (m: number) => resolve(m));
       child.once('exit', (code) => reject(new Error(`baseline server exited with ${code}`)));
     });
-    return await use(`http://127.0.0.1:${port}`);
+    return await use(`http://127.0.0.1:${port}`, child.pid!);
   } finally {
     child.kill();
   }

@@ -16,6 +16,7 @@ import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { epochNow, type ClockPlan } from './load-clock.js';
+import { ProcStats } from './proc.js';
 import { percentiles, type Percentiles } from './stats.js';
 
 export interface LoadStep {
@@ -33,6 +34,8 @@ export interface LoadStep {
 
 export interface LoadPlan {
   baseUrl: string;
+  /** Process id of the server, on this machine: its main thread's CPU time per request is measured. */
+  serverPid: number;
   steps: LoadStep[];
 }
 
@@ -49,21 +52,27 @@ export interface StepResult extends Percentiles {
   meanBytes: number;
   /** How late the load generator sent requests (ms after their scheduled time): part of the latencies. */
   lateness: Percentiles;
+  /** CPU time of the server's main thread per request (ms): what bounds its request rate, however busy the machine. */
+  cpuMsPerRequest: number;
 }
 
 export async function runLoad(plan: LoadPlan): Promise<StepResult[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const results: StepResult[] = [];
   const base = new URL(plan.baseUrl);
+  const server = new ProcStats(plan.serverPid);
   for (const step of plan.steps) {
     if (step.warmup > 0) await runStep(base, agent, step, step.warmup);
-    results.push(await runStep(base, agent, step, step.requests));
+    const cpuBefore = server.mainThreadCpuSeconds();
+    const result = await runStep(base, agent, step, step.requests);
+    const cpuMsPerRequest = ((server.mainThreadCpuSeconds() - cpuBefore) * 1000) / step.requests;
+    results.push({ ...result, cpuMsPerRequest });
   }
   agent.destroy();
   return results;
 }
 
-function runStep(base: URL, agent: http.Agent, step: LoadStep, total: number): Promise<StepResult> {
+function runStep(base: URL, agent: http.Agent, step: LoadStep, total: number): Promise<Omit<StepResult, 'cpuMsPerRequest'>> {
   const latency = new Float64Array(total);
   const lateness = new Float64Array(total);
   const clock: ClockPlan = { start: epochNow() + 20, interval: 1000 / step.rate, total };

@@ -2,7 +2,8 @@
  * The service process seen from /proc (main and worker threads are one process):
  * - peak resident memory per phase: the kernel's high-water mark VmHWM, reset at the start of
  *   each phase by writing 5 to /proc/<pid>/clear_refs, so a phase's peak is its own;
- * - CPU time (user + system, all threads), to tell a CPU-bound phase from one waiting on disk.
+ * - CPU time (user + system), of all threads, to tell a CPU-bound phase from one waiting on the
+ *   disk, or of the main thread alone (the one answering HTTP), to learn what a request costs.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -24,9 +25,18 @@ export class ProcStats {
     return Number(kb[1]) * 1024;
   }
 
-  /** CPU seconds used so far. */
+  /** CPU seconds used so far by the whole process. */
   cpuSeconds(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    return this.stat(`/proc/${this.pid}/stat`);
+  }
+
+  /** CPU seconds used so far by the main thread (its thread id is the process id). */
+  mainThreadCpuSeconds(): number {
+    return this.stat(`/proc/${this.pid}/task/${this.pid}/stat`);
+  }
+
+  private stat(path: string): number {
+    const stat = readFileSync(path, 'utf8');
     // Fields after the command name (which may contain spaces): state is [0], utime [11], stime [12].
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;

@@ -18,6 +18,7 @@ export interface ReadPhase {
 export interface BenchResult {
   machine: Machine;
   command: string;
+  commit: string;
   seed: number;
   ingest: IngestResult;
   /** The same load against an empty HTTP server: the floor set by the machine and the load generator. */
@@ -147,18 +148,18 @@ export function formatTable(result: BenchResult): string {
       (phase.name === 'idle' ? 'idle' : `while ingesting ${int(phase.ingestEventsPerSecond)} events/s`) +
       ` (service CPU ${phase.cpuCores.toFixed(2)} cores)`;
     rows.push({
-      section: `READS ${during}  ms p50 / p90 / p99 from scheduled time; open loop, one kind at a time, from another process`,
+      section: `READS ${during}  ms p50 / p90 / p99 from scheduled time; open loop, one kind at a time, from another process; main-thread CPU per request`,
     });
     for (const q of phase.queries) {
       const value = `${ms(q.p50)} / ${ms(q.p90)} / ${ms(q.p99)}`;
       // Served below the asked rate: the service could not keep up, and the queue is in the latencies.
       const served = q.servedRate < 0.98 * q.rate ? `, served ${int(q.servedRate)}/s` : '';
-      const what = `  ${q.name} (${int(q.rate)}/s${served}${q.errors ? `, ${q.errors} ERRORS` : ''})`;
+      const what = `  ${q.name} (${int(q.rate)}/s${served}${q.errors ? `, ${q.errors} ERRORS` : ''}; ${cpu(q)})`;
       rows.push([what, value, ...(phase.name === 'ingesting' ? verdict(`${q.name} while ingesting`) : none)]);
     }
     if (phase.name === 'idle') {
       const b = result.reads.baseline;
-      rows.push([`  (floor: ${b.name} in another process, ${int(b.rate)}/s)`, `${ms(b.p50)} / ${ms(b.p90)} / ${ms(b.p99)}`]);
+      rows.push([`  (floor: ${b.name} in another process, ${int(b.rate)}/s; ${cpu(b)})`, `${ms(b.p50)} / ${ms(b.p90)} / ${ms(b.p99)}`]);
     }
     // Included in the figures above: how far behind schedule the load generator itself sent.
     const late = (f: (q: StepResult) => number) => ms(Math.max(...phase.queries.map(f)));
@@ -170,7 +171,7 @@ export function formatTable(result: BenchResult): string {
 
   const mc = result.machine;
   return [
-    `backlinks benchmark: ${result.command}   (seed ${result.seed})`,
+    `backlinks benchmark: ${result.command}   (commit ${result.commit}, seed ${result.seed})`,
     `machine: ${mc.cpus} x ${mc.cpuModel}, ${gb(mc.memoryBytes)} RAM, ${mc.disk}, ${mc.kernel}, Node ${mc.node}, SQLite ${mc.sqlite}`,
     `load average at the end (1/5/15 min): ${mc.loadAverage.map((l) => l.toFixed(1)).join(' / ')} (the benchmark's own processes: about 1.5)`,
     `hot post: ${ctx.hotPost} (${int(ctx.hotPostLikes)} likes); cold post: ${ctx.coldPost}`,
@@ -195,6 +196,7 @@ function render(rows: Row[]): string {
 /** Tables and indexes under this share of the file are summed in one row. */
 const SMALL_SHARE = 0.001;
 
+const cpu = (q: StepResult) => `${q.cpuMsPerRequest.toFixed(2)} ms CPU/req`;
 const percent = (share: number) => `${(100 * share).toFixed(1)}%`;
 const int = (n: number) => Math.round(n).toLocaleString('en');
 const ms = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(0));

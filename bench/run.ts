@@ -7,6 +7,7 @@
  * progress through getStatus, measures the database between phases and samples the service's
  * memory; the load generator is a process of its own so its CPU is not counted as the service's.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,8 +46,8 @@ export async function runBenchmark(
 
     const { steps, context } = await buildQueries(service, gen, opts);
     progress('reads, baseline: an empty HTTP server');
-    const [baseline] = await withBaselineServer((baseUrl) =>
-      runLoadProcess({ baseUrl, steps: [{ ...steps[0]!, name: 'empty HTTP server' }] }),
+    const [baseline] = await withBaselineServer((baseUrl, serverPid) =>
+      runLoadProcess({ baseUrl, serverPid, steps: [{ ...steps[0]!, name: 'empty HTTP server' }] }),
     );
     const phases: ReadPhase[] = [];
     progress('reads, idle');
@@ -57,7 +58,8 @@ export async function runBenchmark(
     phases.push(await readPhase('ingesting', steps, service, server, proc));
     server.pause();
 
-    return { machine: describeMachine(dir), command, seed: opts.seed, ingest, reads: { context, baseline: baseline!, phases } };
+    const reads = { context, baseline: baseline!, phases };
+    return { machine: describeMachine(dir), command, commit: commit(), seed: opts.seed, ingest, reads };
   } finally {
     await service?.stop();
     await server.close();
@@ -83,12 +85,21 @@ async function readPhase(
   const started = performance.now();
   const cpuBefore = proc.cpuSeconds();
   proc.resetPeak();
-  const queries = await runLoadProcess({ baseUrl: service.url, steps });
+  const queries = await runLoadProcess({ baseUrl: service.url, serverPid: service.pid, steps });
   const peakRssBytes = proc.peakRssBytes();
   const seconds = (performance.now() - started) / 1000;
   const cpuCores = (proc.cpuSeconds() - cpuBefore) / seconds;
   const ingestEventsPerSecond = ((await eventsNow()) - before) / seconds;
   return { name, ingestEventsPerSecond, queries, peakRssBytes, cpuCores };
+}
+
+/** The checked-out commit, so figures can be tied to the code they measured. */
+function commit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: import.meta.dirname, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
 }
 
 async function main(): Promise<void> {

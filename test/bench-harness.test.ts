@@ -34,6 +34,7 @@ describe('bench harness', () => {
     const out = JSON.parse(stdout) as BenchResult & { targets: TargetCheck[] };
 
     assert.match(out.command, /^npm run bench -- --links 10k,20k/);
+    assert.match(out.commit, /^[0-9a-f]{7,}$/);
     assert.ok(out.machine.cpus > 0 && out.machine.memoryBytes > 0 && out.machine.sqlite && out.machine.node);
     assert.equal(out.machine.loadAverage.length, 3);
 
@@ -65,7 +66,7 @@ describe('bench harness', () => {
         assert.equal(q.errors, 0, `${phase.name} ${q.name}: ${q.firstError}`);
         assert.equal(q.count, q.name === 'getCounts 100 subjects' ? 50 : 200);
         assert.ok(q.meanBytes > 20, `${q.name} returns a body`);
-        for (const p of [q.p50, q.p90, q.p99, q.lateness.p99]) finite(p, `${phase.name} ${q.name}`);
+        for (const p of [q.p50, q.p90, q.p99, q.lateness.p99, q.cpuMsPerRequest]) finite(p, `${phase.name} ${q.name}`);
         assert.ok(q.p50 <= q.p90 && q.p90 <= q.p99);
       }
     }
