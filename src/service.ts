@@ -54,9 +54,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
       backfill: config.backfill ? backfillOptions(config) : undefined,
     }
     // V8 sizes the young generation from the machine's memory; in the writer thread it only holds
-    // each batch's garbage. Capped, a 100k-event burst peaks ~70 MB lower in RSS (~345 -> ~275 MB
-    // on a 24 GB machine), ingest rate unchanged within noise (test/live-ingest-backpressure.test.ts).
-    const resourceLimits = { maxYoungGenerationSizeMb: 32 }
+    // each batch's garbage. Capped, 150k events at full speed peak at ~300 MB RSS instead of ~400
+    // (24 GB machine), ingest rate unchanged within noise (test/live-ingest-backpressure.test.ts).
+    const resourceLimits = { maxYoungGenerationSizeMb: 16 }
     worker = new Worker(new URL('./indexer/worker.js', import.meta.url), { workerData, resourceLimits })
     let resolveReplay!: () => void
     replayDone = config.replay ? new Promise((r) => (resolveReplay = r)) : replayDone

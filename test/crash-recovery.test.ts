@@ -16,14 +16,15 @@ test('SIGKILL during live ingest, then restarts: the same index as an uninterrup
   t.after(() => server.close())
   const db = join(dir, 'db.sqlite')
   const args = ['--db', db, '--jetstream', server.url, '--compress', 'none', '--log-level', 'warn']
-  let child: SpawnedServe | undefined
-  t.after(() => child?.proc.kill('SIGKILL'))
+  const children: SpawnedServe[] = []
+  t.after(() => children.forEach((c) => c.proc.kill('SIGKILL')))
+  const serve = () => children[children.push(spawnServe(args)) - 1]!
 
   // Killed at three points along the stream, each time after the previous cursor moved on.
   const cursors: number[] = []
   for (const at of [0.1, 0.35, 0.6]) {
-    child = spawnServe(args)
-    await waitFor(`the cursor to pass ${at * 100}%`, () => (dbState(db).cursor ?? 0) >= times[Math.floor(at * times.length)]!)
+    const child = serve()
+    await waitFor(`the cursor to pass ${at * 100}%`, () => child.running() && (dbState(db).cursor ?? 0) >= times[Math.floor(at * times.length)]!)
     child.proc.kill('SIGKILL')
     assert.equal(await child.exited, null, 'killed by the signal')
     cursors.push(dbState(db).cursor!)
@@ -31,9 +32,9 @@ test('SIGKILL during live ingest, then restarts: the same index as an uninterrup
   assert.ok(cursors[2]! < times.at(-1)!, 'the last kill interrupted ingest')
   assert.ok(server.connections.slice(1).every((c, i) => c.cursor === cursors[i]), 'each restart resumes at the stored cursor')
 
-  child = spawnServe(args)
+  const child = serve()
   await waitFor('ingest to finish', () => {
-    const s = dbState(db)
+    const s = child.running() && dbState(db)
     return s.cursor === times.at(-1) && s.jobs === 0
   })
   child.proc.kill('SIGTERM')

@@ -44,6 +44,7 @@ test('a burst of 100,000 events: bounded queue, RSS under 300 MB', { skip: !exis
   await waitFor(
     'all events to be applied',
     async () => {
+      child.running()
       const status = await (await fetch(`${base}/xrpc/com.example.links.getStatus`)).json()
       maxQueued = Math.max(maxQueued, status.ingest?.queued ?? 0)
       return status.cursor === last

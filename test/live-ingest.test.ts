@@ -119,7 +119,7 @@ describe('live ingest from Jetstream', () => {
     await caughtUp(service, second)
     assert.equal(second.connections[0]!.cursor, events[39]!.time_us - REWIND_US)
     assertIndexMatches(service.reader, corpus.model)
-    assert.equal((await reported(service, (s) => s.host === second.url)).state, 'connected')
+    await reported(service, (s) => s.host === second.url && s.state === 'connected')
     await service.close()
 
     const before = second.connections.length
@@ -210,7 +210,7 @@ describe('live ingest from Jetstream', () => {
     const server = await jetstream({ events: many, deflate: false })
     const child = spawnServe(['--db', db, '--jetstream', server.url, '--compress', 'none', '--log-level', 'warn'])
     cleanups.push(async () => child.proc.kill('SIGKILL'))
-    await waitFor('ingest to start', () => (dbState(db).cursor ?? 0) >= times[5000]!)
+    await waitFor('ingest to start', () => child.running() && (dbState(db).cursor ?? 0) >= times[5000]!)
 
     child.proc.kill('SIGTERM')
     const code = await Promise.race([child.exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))])

@@ -52,6 +52,8 @@ export interface SpawnedServe {
   proc: ChildProcess
   exited: Promise<number | null>
   stderr(): string
+  /** Throws, with the log, if the process has exited: fails a wait at once instead of at its timeout. */
+  running(): true
 }
 
 /** `backlinks serve` in a child process, replay-free, HTTP on a random port, logs kept. */
@@ -62,13 +64,18 @@ export function spawnServe(args: string[]): SpawnedServe {
   let log = ''
   proc.stderr!.on('data', (d: Buffer) => (log += d.toString()))
   const exited = once(proc, 'exit').then(([code]) => code as number | null)
-  return { proc, exited, stderr: () => log }
+  const running = (): true => {
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`serve exited early:\n${log}`)
+    return true
+  }
+  return { proc, exited, stderr: () => log, running }
 }
 
 /** The HTTP base URL of a spawned serve, from its 'serving XRPC' log line (needs --log-level info). */
 export async function servedUrl(child: SpawnedServe): Promise<string> {
   let port: number | undefined
   await waitFor('serve to listen', () => {
+    child.running()
     const line = child.stderr().split('\n').find((l) => l.includes('"serving XRPC"'))
     port = line && JSON.parse(line).port
     return port !== undefined
