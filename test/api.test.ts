@@ -151,5 +151,7 @@ describe('XRPC API end to end', () => {
     assert.equal(res.status, 200)
     assert.equal(res.headers.get('access-control-allow-origin'), '*')
     assert.ok((await res.json()).version)
+    const query = await fetch(`${base}/xrpc/com.example.links.getStatus`)
+    assert.equal(query.headers.get('x-powered-by'), null)
   })
 })

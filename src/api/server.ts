@@ -26,6 +26,7 @@ export function createApp(ctx: ApiContext, ops: Ops): express.Express {
   mountOps(app, ops) // metrics, cache headers, /xrpc/_health, did.json, /metrics, compression, rate limit
   app.use(explorerRouter(ctx)) // '/', robots.txt
   app.use(constellationRouter(ctx)) // Constellation's REST routes; HTML views of its XRPC routes
+  server.router.disable('x-powered-by') // the XRPC router is an express app of its own
   app.use(server.router)
   return app
 }
