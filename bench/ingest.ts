@@ -100,7 +100,8 @@ export async function runIngest(
         progress(`ingest ${count(w.fromLinks)}-${count(w.toLinks)} links: ${Math.round(w.eventsPerSecond)} events/s`);
         start = now;
       }
-      if (now.links >= milestone) break;
+      // Done once the window ending at the milestone is closed.
+      if (boundaries.length === 0 || boundaries[0]! > milestone) break;
     }
     server.pause();
     ingestMs = start.time;
