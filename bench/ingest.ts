@@ -23,6 +23,8 @@ export interface IngestWindow {
   eventsPerSecond: number;
   /** CPU cores the service used (all threads): well under 1 with a slow rate means waiting on disk. */
   cpuCores: number;
+  /** Service CPU time per event, in microseconds: what bounds the rate however busy the machine is. */
+  cpuUsPerEvent: number;
 }
 
 export interface Milestone {
@@ -137,8 +139,16 @@ function windowBoundaries(milestones: number[], window: number): number[] {
 function windowOf(from: Point, to: Point): IngestWindow {
   const events = to.events - from.events;
   const seconds = (to.time - from.time) / 1000;
-  const cpuCores = (to.cpu - from.cpu) / seconds;
-  return { fromLinks: from.links, toLinks: to.links, events, seconds, eventsPerSecond: events / seconds, cpuCores };
+  const cpu = to.cpu - from.cpu;
+  return {
+    fromLinks: from.links,
+    toLinks: to.links,
+    events,
+    seconds,
+    eventsPerSecond: events / seconds,
+    cpuCores: cpu / seconds,
+    cpuUsPerEvent: (cpu / events) * 1e6,
+  };
 }
 
 /** Waits until the service committed the last event the server sent and its account jobs. */

@@ -115,7 +115,8 @@ export function formatTable(result: BenchResult): string {
 
   rows.push({ section: 'INGEST  events/s, JSON line -> websocket client -> indexer -> committed SQLite, per window of links' });
   for (const w of result.ingest.windows) {
-    rows.push([`  ${count(w.fromLinks)}-${count(w.toLinks)} links (service CPU ${w.cpuCores.toFixed(2)} cores)`, int(w.eventsPerSecond)]);
+    const cpu = `service CPU ${w.cpuCores.toFixed(2)} cores, ${Math.round(w.cpuUsPerEvent)} us/event`;
+    rows.push([`  ${count(w.fromLinks)}-${count(w.toLinks)} links (${cpu})`, int(w.eventsPerSecond)]);
   }
   for (const m of milestones) {
     rows.push([`  average 0-${count(m.links)} links (${Math.round(m.seconds)} s)`, int(m.averageEventsPerSecond)]);

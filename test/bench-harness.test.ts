@@ -44,6 +44,7 @@ describe('bench harness', () => {
       assert.ok(w.toLinks > w.fromLinks && w.events > 0 && w.seconds > 0);
       finite(w.eventsPerSecond, 'window rate');
       finite(w.cpuCores, 'window CPU');
+      finite(w.cpuUsPerEvent, 'window CPU per event');
     }
     assert.deepEqual(out.ingest.milestones.map((m) => m.links), [10_000, 20_000]);
     for (const m of out.ingest.milestones) {
