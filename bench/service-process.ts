@@ -12,7 +12,6 @@ const MAIN = join(import.meta.dirname, '../src/cli/main.js');
 /** The getStatus fields the benchmark reads. */
 export interface Status {
   links: number;
-  records: number;
   cursor?: number;
   ingest?: { pendingAccountJobs?: number };
 }
