@@ -32,6 +32,9 @@ export class ServiceProcess {
     const port = await freePort();
     const args = [MAIN, 'serve', '--db', dbPath, '--host', '127.0.0.1', '--port', String(port)];
     args.push('--jetstream', jetstreamUrl, '--compress', 'none', '--log-level', 'warn');
+    // The stream pauses while sizes are measured (minutes at tens of millions of links): without
+    // this the client would take the silence for a dead server and back off reconnecting.
+    args.push('--silence-timeout', '3600');
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     proc.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
