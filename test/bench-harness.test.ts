@@ -40,8 +40,12 @@ describe('bench harness', () => {
 
     // Ingest: windows of growing size, a rate and a size at each milestone.
     assert.ok(out.ingest.windows.length >= 3, 'several rate windows');
-    for (const w of out.ingest.windows) {
-      assert.ok(w.toLinks > w.fromLinks && w.events > 0 && w.seconds > 0);
+    // Deletes and account purges can make one small window's net link count shrink, so growth is
+    // checked across the run; every window still needs events and time.
+    const windows = out.ingest.windows
+    assert.ok(windows[windows.length - 1]!.toLinks > windows[0]!.fromLinks, 'links grow over the run')
+    for (const w of windows) {
+      assert.ok(w.events > 0 && w.seconds > 0, `window ${w.fromLinks}-${w.toLinks} has events and time`);
       finite(w.eventsPerSecond, 'window rate');
       finite(w.cpuCores, 'window CPU');
       finite(w.cpuUsPerEvent, 'window CPU per event');
