@@ -34,7 +34,8 @@ export interface IndexerOptions {
 export class Indexer {
   readonly skipped = new Map<SkipReason | 'stale', number>()
   readonly appliedByKind = new Map<string, number>()
-  private held = new Map<string, JetstreamEvent[]>()
+  /** Repos being backfilled: their held live events, and whether the index had records of them. */
+  private held = new Map<string, { events: JetstreamEvent[]; hadRecords: boolean }>()
   private log: Logger
   private jobBudget: number
   private onApplied?: (event: JetstreamEvent) => void
@@ -97,7 +98,7 @@ export class Indexer {
 
   /** Holds live commit events for `did` until finishRepo/abortRepo. */
   beginRepo(did: string): void {
-    if (!this.held.has(did)) this.held.set(did, [])
+    if (!this.held.has(did)) this.held.set(did, { events: [], hadRecords: this.writer.hasRecords(this.writer.did(did)) })
   }
 
   /** Writes a slice of a repo's records (one transaction). Skipped if the index already has a newer rev. */
@@ -118,7 +119,9 @@ export class Indexer {
     this.writer.transaction(() => {
       const entry = this.writer.did(did)
       if (entry.rev === null || entry.rev <= rev) {
-        for (const { collection, rkey } of this.writer.recordKeys(entry)) {
+        // Only records indexed before this repo was begun can be missing from it.
+        const stale = (this.held.get(did)?.hadRecords ?? true) ? this.writer.recordKeys(entry) : []
+        for (const { collection, rkey } of stale) {
           const key = decodeRkey(rkey)
           if (!present.has(`${collection}/${key}`)) this.writer.deleteRecord(entry, collection, key)
         }
@@ -134,7 +137,7 @@ export class Indexer {
   }
 
   private releaseHeld(did: string): void {
-    const events = this.held.get(did) ?? []
+    const events = this.held.get(did)?.events ?? []
     this.held.delete(did)
     for (const e of events) this.apply(e)
   }
@@ -157,7 +160,7 @@ export class Indexer {
   private applyCommit(event: CommitEvent): boolean {
     const held = this.held.get(event.did)
     if (held) {
-      held.push(event)
+      held.events.push(event)
       return true
     }
     const { rev, operation, collection, rkey, record } = event.commit

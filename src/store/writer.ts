@@ -70,6 +70,7 @@ export class Writer {
          ORDER BY collection_id, rkey LIMIT ?`,
       ),
       recordKeys: db.prepare('SELECT collection_id, rkey FROM records WHERE did_id = ?'),
+      hasRecords: db.prepare('SELECT 1 FROM records WHERE did_id = ? LIMIT 1').pluck(),
       didById: db.prepare('SELECT did FROM dids WHERE id = ?').pluck(),
       collectionById: db.prepare('SELECT nsid FROM collections WHERE id = ?').pluck(),
       addGap: db.prepare('INSERT INTO gaps (from_us, to_us, host, detected_at) VALUES (?, ?, ?, ?)'),
@@ -188,6 +189,11 @@ export class Writer {
 
   pendingAccountJobs(): number {
     return this.s.countJobs.get() as number
+  }
+
+  /** Whether any record of the account is indexed (committed state: call between transactions). */
+  hasRecords(entry: DidEntry): boolean {
+    return this.s.hasRecords.get(entry.id) !== undefined
   }
 
   /** (collection, rkey) of every indexed record of an account: what a repo backfill may replace. */
