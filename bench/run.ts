@@ -36,6 +36,7 @@ export async function runBenchmark(
   mkdirSync(dir, { recursive: true });
   const dbPath = join(dir, 'bench.sqlite');
   if (existsSync(dbPath)) throw new Error(`${dbPath} exists: the benchmark starts from an empty database`);
+  const revision = commit(); // at the start: the code under test is what was built before the run
   const gen: Omit<GenerateOptions, 'count'> = { seed: opts.seed };
   const server = await BenchStreamServer.start(gen);
   let service: ServiceProcess | undefined;
@@ -59,7 +60,7 @@ export async function runBenchmark(
     server.pause();
 
     const reads = { context, baseline: baseline!, phases };
-    return { machine: describeMachine(dir), command, commit: commit(), seed: opts.seed, ingest, reads };
+    return { machine: describeMachine(dir), command, commit: revision, seed: opts.seed, ingest, reads };
   } finally {
     await service?.stop();
     await server.close();
