@@ -85,7 +85,10 @@ function runStep(base: URL, agent: http.Agent, step: LoadStep, total: number): P
     const fire = (i: number) => {
       const scheduled = clock.start + i * clock.interval;
       lateness[i] = epochNow() - scheduled;
+      let finished = false; // a socket error after the answer must not count the request twice
       const finish = (error?: string, size = 0) => {
+        if (finished) return;
+        finished = true;
         latency[i] = epochNow() - scheduled;
         bytes += size;
         if (error !== undefined) {
