@@ -71,7 +71,6 @@ export class Writer {
       ),
       recordKeys: db.prepare('SELECT collection_id, rkey FROM records WHERE did_id = ?'),
       hasRecords: db.prepare('SELECT 1 FROM records WHERE did_id = ? LIMIT 1').pluck(),
-      didById: db.prepare('SELECT did FROM dids WHERE id = ?').pluck(),
       collectionById: db.prepare('SELECT nsid FROM collections WHERE id = ?').pluck(),
       addGap: db.prepare('INSERT INTO gaps (from_us, to_us, host, detected_at) VALUES (?, ?, ?, ?)'),
     }
