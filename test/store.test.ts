@@ -309,6 +309,30 @@ describe('store: pagination and filters', () => {
     assert.equal(second.cursor, undefined)
   })
 
+  test('distinct DIDs page through repeated linkers: each once, at its newest link, for any page size', () => {
+    const subject = did('often-followed')
+    const linkers = Array.from({ length: 7 }, (_, i) => did(`linker${i}`))
+    // Linker i follows i+1 times, interleaved, so repeats fall on both sides of every page boundary.
+    const events = []
+    for (let round = 0; round < linkers.length; round++)
+      for (let i = round; i < linkers.length; i++) events.push(follow(linkers[i], subject))
+    env.apply(events)
+    const newestFirst: string[] = []
+    for (const e of [...events].reverse()) if (!newestFirst.includes(e.did)) newestFirst.push(e.did)
+    const key = env.reader.key(subject, FOLLOW)
+    for (const limit of [1, 2, 3, 100]) {
+      const listed: string[] = []
+      let cursor: string | undefined
+      do {
+        const page = env.reader.linkingDids(key, { limit, cursor })
+        assert.equal(page.total, linkers.length)
+        listed.push(...page.items)
+        cursor = page.cursor
+      } while (cursor)
+      assert.deepEqual(listed, newestFirst, `limit ${limit}`)
+    }
+  })
+
   test('a malformed cursor is refused', () => {
     const key = env.reader.key(target, LIKE)
     assert.throws(() => env.reader.backlinks(key, { limit: 5, cursor: 'not!base64' }), /cursor/)

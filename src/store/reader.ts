@@ -192,6 +192,11 @@ export class Reader {
     if (key.targetId === undefined || key.sourceId === undefined) return { total: 0, items: [] }
     const total = this.counts(key).dids
     const found: Position[] = []
+    // Walking newest first, an account's first sighting on this page is its newest link after the
+    // cursor; only with a cursor can it have a newer one on an earlier page, so only then is a
+    // first sighting checked against the index (one probe per account, none on the first page).
+    const seen = new Set<number>()
+    const fromStart = after === undefined
     const chunk = Math.min(1000, opts.limit * 4 + 8)
     // One extra DID is looked for, so the last page has no cursor.
     for (let scanned = 0; scanned < MAX_DID_SCAN && found.length <= opts.limit; ) {
@@ -199,7 +204,9 @@ export class Reader {
       for (const p of rows) {
         scanned++
         after = p
-        if (this.s.didHasNewer.get(key.targetId, key.sourceId, p.didId, p.rkey) === undefined) found.push(p)
+        if (seen.has(p.didId)) continue
+        seen.add(p.didId)
+        if (fromStart || this.s.didHasNewer.get(key.targetId, key.sourceId, p.didId, p.rkey) === undefined) found.push(p)
         if (found.length > opts.limit) break
       }
       if (rows.length < chunk) {
