@@ -4,6 +4,7 @@ import { createLogger } from '../logger.js'
 import { VERSION } from '../version.js'
 import { runBackup } from './backup.js'
 import { runCompact } from './compact.js'
+import { reexecWithHeapFlags } from './heap-flags.js'
 import { runBackfillCommand } from '../backfill/command.js'
 import { runIngest } from './ingest.js'
 import { runServe } from './serve.js'
@@ -84,6 +85,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(`Usage: ${command.usage}\n\n${command.summary}\n\nOptions:\n${optionsHelp(command.options)}`)
     return 0
   }
+  if (name === 'serve') reexecWithHeapFlags()
   try {
     return await command.run(loadConfig(rest))
   } catch (err) {

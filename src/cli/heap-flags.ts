@@ -1,0 +1,19 @@
+/**
+ * V8 heap limits for the serving process's main thread (the one answering HTTP). Node sizes the
+ * heap from the machine's memory and lets garbage pile up before collecting: on a 24 GB machine
+ * the main thread's heap reached ~200 MB under 1,000 requests/s, for a live set of ~25 MB. These
+ * limits held it at ~35 MB (BENCHMARKS.md). The writer thread gets its own limits (service.ts).
+ */
+export const SERVE_HEAP_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=160']
+
+/**
+ * Restarts this process in place (same pid, via execve) with SERVE_HEAP_FLAGS, unless they are
+ * already set on the command line or in NODE_OPTIONS (an operator's choice wins) or the platform
+ * has no execve. Returns only when no restart happens.
+ */
+export function reexecWithHeapFlags(): void {
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]
+  const missing = SERVE_HEAP_FLAGS.filter((flag) => !given.some((a) => a.startsWith(flag.split('=')[0])))
+  if (missing.length === 0 || typeof process.execve !== 'function') return
+  process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)])
+}
