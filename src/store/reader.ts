@@ -7,6 +7,7 @@ import type { StoreHandle } from './open.js'
 import { comparePosition, decodePosition, encodePosition, type Position } from './page-cursor.js'
 import { decodeTarget, encodeTarget } from './target-codec.js'
 import { decodeRkey } from './tid.js'
+import { TwoGenerationCache } from './two-generation-cache.js'
 
 type Rkey = Buffer | string
 
@@ -49,6 +50,8 @@ export interface IndexStats {
 }
 
 const NAME_CACHE = 100_000
+/** Entries per generation of the id caches (subjects, DIDs, collections, sources): a few MB when full. */
+const ID_CACHE = 20_000
 /** Links one getBacklinkDids page may read (accounts that link many times are skipped over). */
 const MAX_DID_SCAN = 20_000
 
@@ -79,6 +82,10 @@ export class Reader {
   private didNames = new Map<number, DidString>()
   private collectionNames = new Map<number, string>()
   private sourceNames = new Map<number, { collection: string; path: string }>()
+  private targetIds = new TwoGenerationCache<string, number>(ID_CACHE)
+  private didIdCache = new TwoGenerationCache<string, number>(ID_CACHE)
+  private collectionIds = new TwoGenerationCache<string, number>(ID_CACHE)
+  private sourceIdCache = new TwoGenerationCache<string, number>(ID_CACHE)
 
   constructor(readonly store: StoreHandle) {
     const db: Database.Database = store.sqlite
@@ -133,17 +140,48 @@ export class Reader {
 
   /** Ids of a source; undefined parts mean nothing was ever linked from it. */
   sourceIds(source: Source): { collectionId?: number; sourceId?: number } {
-    const collectionId = this.s.collectionId.get(source.collection) as number | undefined
+    const collectionId = this.collectionIdOf(source.collection)
     if (collectionId === undefined) return {}
-    return { collectionId, sourceId: this.s.sourceId.get(collectionId, source.path) as number | undefined }
+    const name = `${collectionId}\t${source.path}`
+    let sourceId = this.sourceIdCache.get(name)
+    if (sourceId === undefined) {
+      sourceId = this.s.sourceId.get(collectionId, source.path) as number | undefined
+      if (sourceId !== undefined) this.sourceIdCache.set(name, sourceId)
+    }
+    return { collectionId, sourceId }
   }
 
+  /**
+   * The id of a subject, if anything ever linked to it. Ids are never reassigned, so found ids are
+   * cached (feed generators ask for the same posts over and over); misses are not, since the
+   * subject may be linked a moment later.
+   */
   targetId(subject: string): number | undefined {
+    const hit = this.targetIds.get(subject)
+    if (hit !== undefined) return hit
     const key = encodeTarget(normalizeLink(subject) ?? subject, {
-      didId: (did) => this.s.didId.get(did) as number | undefined,
-      collectionId: (nsid) => this.s.collectionId.get(nsid) as number | undefined,
+      didId: (did) => this.didIdOf(did),
+      collectionId: (nsid) => this.collectionIdOf(nsid),
     })
-    return key && (this.s.targetId.get(key) as number | undefined)
+    const id = key && (this.s.targetId.get(key) as number | undefined)
+    if (id !== undefined) this.targetIds.set(subject, id)
+    return id
+  }
+
+  private didIdOf(did: string): number | undefined {
+    const hit = this.didIdCache.get(did)
+    if (hit !== undefined) return hit
+    const id = this.s.didId.get(did) as number | undefined
+    if (id !== undefined) this.didIdCache.set(did, id)
+    return id
+  }
+
+  private collectionIdOf(nsid: string): number | undefined {
+    const hit = this.collectionIds.get(nsid)
+    if (hit !== undefined) return hit
+    const id = this.s.collectionId.get(nsid) as number | undefined
+    if (id !== undefined) this.collectionIds.set(nsid, id)
+    return id
   }
 
   counts(key: LinkKey): { records: number; dids: number } {
@@ -280,7 +318,7 @@ export class Reader {
   didIds(dids: readonly string[]): number[] {
     const ids = new Set<number>()
     for (const did of dids) {
-      const id = this.s.didId.get(did) as number | undefined
+      const id = this.didIdOf(did)
       if (id !== undefined) ids.add(id)
     }
     return [...ids]
