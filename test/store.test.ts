@@ -93,6 +93,19 @@ describe('store: creates, updates, deletes', () => {
     assert.equal(page.cursor, undefined)
   })
 
+  test('a subject, account and source unknown to the reader are found once something links there', () => {
+    const dave = did('dave-new')
+    const fresh = postUri(dave, 1_700_000_000_500_000)
+    const source = parseSource('com.example.pin:subject')!
+    assert.deepEqual(env.reader.key(fresh, source), { targetId: undefined, sourceId: undefined, collection: 'com.example.pin' })
+    assert.deepEqual(env.reader.didIds([dave]), [])
+    env.apply([create(bob, 'com.example.pin', tid(1_700_000_000_600_000), { subject: fresh })])
+    const key = env.reader.key(fresh, source)
+    assert.ok(key.targetId !== undefined && key.sourceId !== undefined)
+    assert.deepEqual(env.reader.counts(key), { records: 1, dids: 1 })
+    assert.equal(env.reader.didIds([dave]).length, 1) // the post's author, interned with the target
+  })
+
   test('a replayed stretch of events changes nothing', () => {
     const events = [like(bob, postUri(bob, 1)), follow(alice, carol), like(carol, postUri(bob, 1))]
     env.apply(events)
