@@ -1,10 +1,12 @@
 /**
  * V8 heap limits for the serving process's main thread (the one answering HTTP). Node sizes the
  * heap from the machine's memory and lets garbage pile up before collecting: on a 24 GB machine
- * the main thread's heap reached ~200 MB under 1,000 requests/s, for a live set of ~25 MB. These
- * limits held it at ~35 MB (BENCHMARKS.md). The writer thread gets its own limits (service.ts).
+ * the main thread's heap reached ~200 MB under 1,000 requests/s, for a live set of ~25 MB; with
+ * these limits it stays under ~40 MB at the same rate and CPU (BENCHMARKS.md). The old generation
+ * leaves room for the largest bounded answers (many-to-many scans). The writer thread gets its
+ * own limits (service.ts).
  */
-export const SERVE_HEAP_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=160']
+export const SERVE_HEAP_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=96']
 
 /**
  * Restarts this process in place (same pid, via execve) with SERVE_HEAP_FLAGS, unless they are
