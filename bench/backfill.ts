@@ -150,6 +150,7 @@ async function main() {
     writeRepoRecords: timed((did: string, rev: string, records: Parameters<typeof ix.writeRepoRecords>[2]) => ix.writeRepoRecords(did, rev, records)),
     finishRepo: timed((did: string, rev: string, present: ReadonlySet<string>) => ix.finishRepo(did, rev, present)),
     abortRepo: (did) => ix.abortRepo(did),
+    transaction: (fn) => ix.transaction(fn),
   }
   const backfill = new Backfill(
     {

@@ -77,6 +77,12 @@ export const OPTIONS = {
     help: 'behind a reverse proxy: hops (1) or addresses (loopback) whose X-Forwarded-For is trusted',
   },
   'request-timeout': { env: 'BACKLINKS_REQUEST_TIMEOUT', type: 'string', default: '10', help: 'seconds a client has to send its request' },
+  'commit-interval': {
+    env: 'BACKLINKS_COMMIT_INTERVAL',
+    type: 'string',
+    default: '5',
+    help: 'seconds ingest may keep batches uncommitted while behind (faster catch-up; 0: commit every batch)',
+  },
   'max-lag': { env: 'BACKLINKS_MAX_LAG', type: 'string', default: '120', help: 'ingest counts as unhealthy past this many seconds of lag' },
   json: { env: 'BACKLINKS_JSON', type: 'boolean', default: false, help: 'print JSON instead of a table' },
   vacuum: { env: 'BACKLINKS_VACUUM', type: 'boolean', default: false, help: 'also VACUUM: rewrites the file, needs it to itself (stop serve first)' },
@@ -150,7 +156,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (!(Number(config['silence-timeout']) > 0)) {
     throw new ConfigError(`--silence-timeout must be a positive number of seconds, got "${config['silence-timeout']}"`)
   }
-  for (const name of ['cache-max-age', 'rate-limit', 'max-lag'] as const) checkNumber(config, name, 0)
+  for (const name of ['cache-max-age', 'rate-limit', 'max-lag', 'commit-interval'] as const) checkNumber(config, name, 0)
   checkNumber(config, 'request-timeout', 1)
   const metricsPort = config['metrics-port']
   if (metricsPort !== undefined && !/^\d{1,5}$/.test(String(metricsPort))) {

@@ -50,6 +50,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       dbPath: config.db!,
       replay: config.replay ? [config.replay] : [],
       logLevel: config['log-level'] ?? 'info',
+      commitIntervalMs: Number(config['commit-interval']) * 1000,
       live,
       backfill: config.backfill ? backfillOptions(config) : undefined,
     }

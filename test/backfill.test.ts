@@ -82,6 +82,7 @@ function hooked(loop: IngestLoop, hook: (did: string, slices: number) => void): 
     },
     finishRepo: (did, rev, present) => ix.finishRepo(did, rev, present),
     abortRepo: (did) => ix.abortRepo(did),
+    transaction: (fn) => ix.transaction(fn),
   }
 }
 

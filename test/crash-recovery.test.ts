@@ -15,7 +15,8 @@ test('SIGKILL during live ingest, then restarts: the same index as an uninterrup
   const server = await JetstreamTestServer.start({ events, deflate: false })
   t.after(() => server.close())
   const db = join(dir, 'db.sqlite')
-  const args = ['--db', db, '--jetstream', server.url, '--compress', 'none', '--log-level', 'warn']
+  // Commits every 0.3 s while behind (not 5 s), so the kills land between commits of this short stream.
+  const args = ['--db', db, '--jetstream', server.url, '--compress', 'none', '--log-level', 'warn', '--commit-interval', '0.3']
   const children: SpawnedServe[] = []
   t.after(() => children.forEach((c) => c.proc.kill('SIGKILL')))
   const serve = () => children[children.push(spawnServe(args)) - 1]!

@@ -15,7 +15,7 @@ import { BackfillState, type RepoOutcome } from './state.js'
 export type { BackfillOptions, BackfillProgress }
 
 export interface BackfillDeps {
-  indexer: Pick<Indexer, 'beginRepo' | 'writeRepoRecords' | 'finishRepo' | 'abortRepo'>
+  indexer: Pick<Indexer, 'beginRepo' | 'writeRepoRecords' | 'finishRepo' | 'abortRepo' | 'transaction'>
   store: Pick<StoreHandle, 'sqlite'>
   logger: Logger
   fetch?: FetchFn
@@ -302,7 +302,7 @@ export class Backfill {
     signingKey: string | null | undefined,
     attempts: number,
   ): Promise<void> {
-    const { indexer, store } = this.deps
+    const { indexer } = this.deps
     indexer.beginRepo(did)
     try {
       const bytes = await download()
@@ -318,11 +318,13 @@ export class Backfill {
           }
           if (!slice.last) write()
           else {
-            store.sqlite.transaction(() => {
+            // The writer's transaction, not the connection's: with live ingest behind, it is a
+            // savepoint of the open ingest span, entered only after the span's changes are written.
+            indexer.transaction(() => {
               write()
               indexer.finishRepo(did, slice.rev, present)
               this.state.finish(did, { state: 'done', rev: slice.rev, records, attempts })
-            })()
+            })
           }
           this.meter.records += slice.walked
         },

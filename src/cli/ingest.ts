@@ -7,7 +7,7 @@ export async function runIngest(config: Config, files: string[], log: Logger): P
     console.error('backlinks ingest: give at least one JSONL file')
     return 2
   }
-  const loop = await IngestLoop.open(config.db!, log)
+  const loop = await IngestLoop.open(config.db!, log, { spanMaxMs: Number(config['commit-interval']) * 1000 })
   const abort = new AbortController()
   process.once('SIGINT', () => abort.abort())
   // A progress line on a terminal; logs only otherwise (no carriage-return noise in files).

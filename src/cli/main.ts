@@ -24,7 +24,7 @@ const COMMANDS: Record<string, Command> = {
     options: [
       'db', 'port', 'host', 'replay', 'read-only', 'log-level',
       'jetstream', 'compress', 'zstd-dictionary', 'zstd-dictionary-url', 'collections', 'silence-timeout',
-      'config', 'public-url', 'metrics-port', 'cache-max-age', 'rate-limit', 'trust-proxy', 'request-timeout', 'max-lag',
+      'config', 'public-url', 'metrics-port', 'cache-max-age', 'rate-limit', 'trust-proxy', 'request-timeout', 'max-lag', 'commit-interval',
       'backfill', 'relay', 'pds', 'did', 'plc', 'concurrency', 'retry-failed',
     ],
     run: ({ config }) => runServe(config, createLogger(config['log-level'])),
@@ -32,7 +32,7 @@ const COMMANDS: Record<string, Command> = {
   ingest: {
     summary: 'apply Jetstream JSONL captures (.gz/.zst allowed) to the database and exit',
     usage: 'backlinks ingest [options] FILE...',
-    options: ['db', 'log-level'],
+    options: ['db', 'log-level', 'commit-interval'],
     run: ({ config, positionals }) => runIngest(config, positionals, createLogger(config['log-level'])),
   },
   backfill: {

@@ -82,7 +82,8 @@ export class Batcher {
     const batch = this.queue.length <= this.batchSize ? this.queue : this.queue.slice(0, this.batchSize)
     this.queue = batch === this.queue ? [] : this.queue.slice(this.batchSize)
     const started = performance.now()
-    const result = this.indexer.applyLines(batch)
+    // While more events wait, the batch joins the open ingest span; caught up, it commits now.
+    const result = this.indexer.applyLines(batch, { keepOpen: this.queue.length > 0 })
     this.opts.onBatch?.(result, performance.now() - started)
   }
 

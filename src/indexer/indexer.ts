@@ -13,6 +13,11 @@ export interface BatchResult {
   cursor?: number
 }
 
+export interface ApplyOptions {
+  /** Leave the batch in the open ingest span unless the span is due (more batches follow at once). */
+  keepOpen?: boolean
+}
+
 export interface RepoRecord {
   collection: string
   rkey: string
@@ -38,6 +43,8 @@ export class Indexer {
   private held = new Map<string, { events: JetstreamEvent[]; hadRecords: boolean }>()
   private log: Logger
   private jobBudget: number
+  /** Events applied since the last commit (see applyValues). */
+  private eventsInSpan = 0
   private onApplied?: (event: JetstreamEvent) => void
 
   constructor(
@@ -49,8 +56,12 @@ export class Indexer {
     this.onApplied = opts.onApplied
   }
 
-  /** Parses and applies JSON lines (one event each) in one transaction. */
-  applyLines(lines: readonly string[]): BatchResult {
+  /**
+   * Parses and applies JSON lines (one event each) and commits them, or with `keepOpen` leaves
+   * them in the open ingest span unless it is due (Writer.applyInSpan): the caller is behind and
+   * more batches follow at once.
+   */
+  applyLines(lines: readonly string[], opts: ApplyOptions = {}): BatchResult {
     const values: unknown[] = []
     let bad = 0
     for (const line of lines) {
@@ -62,15 +73,15 @@ export class Indexer {
         this.skip('bad-json', line.slice(0, 200))
       }
     }
-    const result = this.applyValues(values)
+    const result = this.applyValues(values, opts)
     return { ...result, events: result.events + bad, skipped: result.skipped + bad }
   }
 
-  applyValues(values: readonly unknown[]): BatchResult {
+  applyValues(values: readonly unknown[], opts: ApplyOptions = {}): BatchResult {
     let applied = 0
     let skipped = 0
     let cursor: number | undefined
-    this.writer.transaction(() => {
+    this.writer.applyInSpan(() => {
       for (const value of values) {
         const checked = checkEvent(value)
         const timeUs = checked.ok ? checked.event.time_us : checked.timeUs
@@ -85,20 +96,35 @@ export class Indexer {
       }
       if (cursor !== undefined) this.writer.setCursor(cursor)
     })
-    this.runAccountJobs()
+    this.eventsInSpan += values.length
+    if (!opts.keepOpen || this.writer.spanDue()) {
+      this.writer.commitSpan()
+      // A job slice is a transaction of its own, after a commit: one inside the span would have
+      // to write the span's buffered changes first, defeating it. Its budget grows with the span,
+      // so account jobs keep pace with events however long spans get.
+      if (this.writer.pendingAccountJobs() > 0) this.runAccountJobs(Math.max(this.jobBudget, this.eventsInSpan))
+      this.eventsInSpan = 0
+    }
     return { events: values.length, applied, skipped, cursor }
   }
 
-  /** One slice of pending account hide/show/purge work, in its own short transaction. */
-  runAccountJobs(): number {
-    return this.writer.transaction(() => this.writer.runAccountJobs(this.jobBudget))
+  /** Runs fn in one writer transaction (a savepoint of an open ingest span), for callers that add their own rows. */
+  transaction<T>(fn: () => T): T {
+    return this.writer.transaction(fn)
+  }
+
+  /** One slice of pending account hide/show/purge work (at most `budget` records), in its own transaction. */
+  runAccountJobs(budget = this.jobBudget): number {
+    return this.writer.transaction(() => this.writer.runAccountJobs(budget))
   }
 
   // --- backfill: a repo is written whole while live events for it are held ---
 
   /** Holds live commit events for `did` until finishRepo/abortRepo. */
   beginRepo(did: string): void {
-    if (!this.held.has(did)) this.held.set(did, { events: [], hadRecords: this.writer.hasRecords(this.writer.did(did)) })
+    if (this.held.has(did)) return
+    this.writer.flushSpan() // hasRecords reads the tables, not the span's buffered changes
+    this.held.set(did, { events: [], hadRecords: this.writer.hasRecords(this.writer.did(did)) })
   }
 
   /** Writes a slice of a repo's records (one transaction). Skipped if the index already has a newer rev. */

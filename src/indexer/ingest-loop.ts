@@ -2,7 +2,7 @@ import type { LexMap } from '@atproto/lex'
 import type { Logger } from '../logger.js'
 import { openStore, type StoreHandle } from '../store/open.js'
 import { IngestMetrics } from '../ops/ingest-metrics.js'
-import { Writer } from '../store/writer.js'
+import { Writer, type WriterOptions } from '../store/writer.js'
 import { Batcher, type BatcherOptions } from './batcher.js'
 import { Indexer } from './indexer.js'
 import { replayFile } from './replay.js'
@@ -59,14 +59,14 @@ export class IngestLoop {
     })
     // Account hide/show/purge jobs continue in slices even when no events arrive.
     this.jobTimer = setInterval(() => {
-      if (this.writer.pendingAccountJobs() > 0) this.indexer.runAccountJobs()
+      if (!this.writer.inSpan && this.writer.pendingAccountJobs() > 0) this.indexer.runAccountJobs()
     }, 50)
     this.jobTimer.unref()
   }
 
-  static async open(dbPath: string, log: Logger, batcherOpts: BatcherOptions = {}): Promise<IngestLoop> {
+  static async open(dbPath: string, log: Logger, opts: BatcherOptions & WriterOptions = {}): Promise<IngestLoop> {
     const store = await openStore(dbPath)
-    return new IngestLoop(store, new Writer(store), log, batcherOpts)
+    return new IngestLoop(store, new Writer(store, opts), log, opts)
   }
 
   async replay(files: string[], signal?: AbortSignal, onProgress?: (line: string) => void): Promise<void> {
@@ -100,6 +100,7 @@ export class IngestLoop {
   async close(): Promise<void> {
     clearInterval(this.jobTimer)
     this.batcher.flush()
+    this.writer.commitSpan()
     await this.store.close()
   }
 }

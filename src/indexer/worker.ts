@@ -11,6 +11,8 @@ export interface WorkerOptions {
   dbPath: string
   replay: string[]
   logLevel: string
+  /** --commit-interval in ms. */
+  commitIntervalMs: number
   /** Live ingest from Jetstream, started after any replay; absent when disabled. */
   live?: LiveIngestOptions
   /** Whole-repo backfill alongside live ingest (serve --backfill); absent when not asked for. */
@@ -30,7 +32,7 @@ const log = createLogger(opts.logLevel).child({ thread: 'ingest' })
 const abort = new AbortController()
 
 async function main() {
-  const loop = await IngestLoop.open(opts.dbPath, log)
+  const loop = await IngestLoop.open(opts.dbPath, log, { spanMaxMs: opts.commitIntervalMs })
   const live = opts.live && new LiveIngest(loop, opts.live, log)
   const report = () => ({ ...loop.report(), ...live?.status() })
   const backfill = opts.backfill && new Backfill(opts.backfill, { indexer: loop.indexer, store: loop.store, logger: log })

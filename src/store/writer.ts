@@ -10,6 +10,17 @@ export type { DidEntry }
 type Rkey = Buffer | string
 type Pair = [sourceId: number, targetId: number]
 
+/**
+ * Bounds of an ingest span: buffered link and record changes (~200-400 bytes each in the writer's
+ * heap, so ~20-40 MB at most), and age, which bounds how stale reads are while ingest is behind.
+ */
+const SPAN_MAX_CHANGES = 100_000
+
+export interface WriterOptions {
+  /** Longest an ingest span stays open, in ms (--commit-interval); 0 commits every batch. */
+  spanMaxMs?: number
+}
+
 /** Account states that hide every link of the account until it is active again. */
 export const HIDING_STATUSES = new Set(['deactivated', 'takendown', 'suspended'])
 
@@ -27,12 +38,25 @@ export class Writer {
   private recordsDelta = 0
   private linksDelta = 0
   private buffer = new BatchBuffer()
+  /** When the open ingest span began (0: none open); see applyInSpan. */
+  private spanStartedAt = 0
+  /** Nesting of transaction() calls, so only the outermost commits a span first. */
+  private depth = 0
   private s
 
-  constructor(readonly store: StoreHandle) {
+  private readonly spanMaxMs: number
+
+  constructor(
+    readonly store: StoreHandle,
+    opts: WriterOptions = {},
+  ) {
+    this.spanMaxMs = opts.spanMaxMs ?? 5000
     const db: Database.Database = store.sqlite
     this.ids = new Interner(db)
     this.s = {
+      begin: db.prepare('BEGIN'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
       getRecord: db.prepare('SELECT links FROM records WHERE did_id = ? AND collection_id = ? AND rkey = ?').pluck(),
       putRecord: db.prepare('INSERT OR REPLACE INTO records (did_id, collection_id, rkey, links) VALUES (?, ?, ?, ?)'),
       delRecord: db.prepare('DELETE FROM records WHERE did_id = ? AND collection_id = ? AND rkey = ?'),
@@ -76,22 +100,97 @@ export class Writer {
     }
   }
 
-  /** Runs fn in one transaction together with the counters it changed; rolls back both on error. */
+  /**
+   * Runs fn in one transaction together with the counters it changed; rolls back both on error.
+   * Inside an open ingest span it is a savepoint of the span, committed with it; the span's
+   * buffered changes are written first, so fn sees them and its failure cannot undo them.
+   */
   transaction<T>(fn: () => T): T {
+    if (this.depth === 0) this.flushSpan()
     const run = this.store.sqlite.transaction(() => {
       const out = fn()
       this.flush()
       return out
     })
+    this.depth++
     try {
       return run()
     } catch (err) {
-      this.recordsDelta = 0
-      this.linksDelta = 0
-      this.buffer.clear()
-      this.ids.reset()
+      this.discardBuffered()
+      throw err
+    } finally {
+      this.depth--
+    }
+  }
+
+  /**
+   * Applies fn (a batch of events) inside the ingest span, a transaction that stays open across
+   * batches while the writer is behind: the batches' changes are buffered and written, in key
+   * order, when the span commits. With one batch per commit, nearly every link dirtied its own
+   * B-tree page in each of the tables it touches once the database outgrew the page cache; a span
+   * of ten batches dirties those pages once for all of them (BENCHMARKS.md). On error the whole
+   * span is rolled back: nothing of it was committed, and ingest resumes from the stored cursor.
+   */
+  applyInSpan(fn: () => void): void {
+    if (this.depth > 0) throw new Error('applyInSpan inside a transaction')
+    if (!this.spanStartedAt) {
+      this.s.begin.run()
+      this.spanStartedAt = Date.now()
+    }
+    try {
+      fn()
+    } catch (err) {
+      this.rollbackSpan()
       throw err
     }
+  }
+
+  get inSpan(): boolean {
+    return this.spanStartedAt !== 0
+  }
+
+  /** Whether the open span holds enough changes, or is old enough, to be committed now. */
+  spanDue(): boolean {
+    if (!this.spanStartedAt) return false
+    const changes = this.buffer.links.size + this.buffer.records.size
+    return changes >= SPAN_MAX_CHANGES || Date.now() - this.spanStartedAt >= this.spanMaxMs
+  }
+
+  /** Writes the open span's buffered changes and commits it (nothing to do without one). */
+  commitSpan(): void {
+    if (!this.spanStartedAt) return
+    this.flushSpan()
+    try {
+      this.s.commit.run()
+    } catch (err) {
+      this.rollbackSpan()
+      throw err
+    }
+    this.spanStartedAt = 0
+  }
+
+  /** Writes the open span's buffered changes to the tables, still uncommitted. */
+  flushSpan(): void {
+    if (!this.spanStartedAt) return
+    try {
+      this.flush()
+    } catch (err) {
+      this.rollbackSpan()
+      throw err
+    }
+  }
+
+  private rollbackSpan(): void {
+    this.spanStartedAt = 0
+    this.discardBuffered()
+    if (this.store.sqlite.inTransaction) this.s.rollback.run()
+  }
+
+  private discardBuffered(): void {
+    this.recordsDelta = 0
+    this.linksDelta = 0
+    this.buffer.clear()
+    this.ids.reset()
   }
 
   did(did: string): DidEntry {
@@ -190,7 +289,7 @@ export class Writer {
     return this.s.countJobs.get() as number
   }
 
-  /** Whether any record of the account is indexed (committed state: call between transactions). */
+  /** Whether any record of the account is indexed (written state: call between transactions, after flushSpan). */
   hasRecords(entry: DidEntry): boolean {
     return this.s.hasRecords.get(entry.id) !== undefined
   }
