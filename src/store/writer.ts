@@ -11,10 +11,11 @@ type Rkey = Buffer | string
 type Pair = [sourceId: number, targetId: number]
 
 /**
- * Bounds of an ingest span: buffered link and record changes (~200-400 bytes each in the writer's
- * heap, so ~20-40 MB at most), and age, which bounds how stale reads are while ingest is behind.
+ * Most buffered link and record changes in an ingest span: ~340 bytes each in the writer's heap
+ * (~20 MB), which its 128 MB heap limit has room for; 100,000 ran out of it. Its age is bounded
+ * too (WriterOptions.spanMaxMs), which bounds how stale reads are while ingest is behind.
  */
-const SPAN_MAX_CHANGES = 100_000
+const SPAN_MAX_CHANGES = 60_000
 
 export interface WriterOptions {
   /** Longest an ingest span stays open, in ms (--commit-interval); 0 commits every batch. */
