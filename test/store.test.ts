@@ -129,6 +129,17 @@ describe('store: creates, updates, deletes', () => {
     assert.deepEqual(env.reader.backlinks(env.reader.key(parentB, PARENT), { limit: 5 }).items, [])
   })
 
+  test("a 'self' record created again after a delete the index missed replaces the old links", () => {
+    const pinnedA = postUri(alice, 20)
+    const pinnedB = postUri(alice, 21)
+    const PINNED = parseSource('app.bsky.actor.profile:pinnedPost.uri')!
+    env.apply([create(alice, 'app.bsky.actor.profile', 'self', { pinnedPost: { uri: pinnedA, cid: 'bafyreia' } })])
+    // The delete fell in a gap; the create that follows has a newer rev and the same key.
+    env.apply([create(alice, 'app.bsky.actor.profile', 'self', { pinnedPost: { uri: pinnedB, cid: 'bafyreia' } })])
+    assert.equal(env.reader.counts(env.reader.key(pinnedA, PINNED)).records, 0)
+    assert.equal(env.reader.counts(env.reader.key(pinnedB, PINNED)).records, 1)
+  })
+
   test('an event with an older rev than the account has is skipped', () => {
     const target = postUri(carol, 99)
     const newer = like(bob, target)

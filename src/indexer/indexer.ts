@@ -197,7 +197,10 @@ export class Indexer {
       return false
     }
     if (operation === 'delete') this.writer.deleteRecord(entry, collection, rkey)
-    else this.writer.putRecord(entry, collection, rkey, extractLinks(record))
+    else {
+      const newCreate = operation === 'create' && entry.rev !== null && rev > entry.rev
+      this.writer.putRecord(entry, collection, rkey, extractLinks(record), { newCreate })
+    }
     if (entry.rev !== rev) this.writer.setRev(entry, rev)
     return true
   }

@@ -22,6 +22,11 @@ export interface WriterOptions {
   spanMaxMs?: number
 }
 
+export interface PutOptions {
+  /** The record is a create from a commit newer than the account's stored rev. */
+  newCreate?: boolean
+}
+
 /** Account states that hide every link of the account until it is active again. */
 export const HIDING_STATUSES = new Set(['deactivated', 'takendown', 'suspended'])
 
@@ -204,11 +209,15 @@ export class Writer {
   }
 
   /** Creates or replaces a record's links (an update, or a replayed create, is a diff: no double counts). */
-  putRecord(entry: DidEntry, collection: string, rkey: string, links: readonly ExtractedLink[]): void {
+  putRecord(entry: DidEntry, collection: string, rkey: string, links: readonly ExtractedLink[], opts: PutOptions = {}): void {
     const collectionId = this.ids.collectionId(collection)
     const rk = encodeRkey(rkey)
     const pairs = this.pairsOf(collectionId, links)
-    const oldBlob = this.currentLinks(entry.id, collectionId, rk)
+    // A TID is minted once per record, so a create newer than everything applied for the account
+    // cannot find an indexed record under it: the lookup (a random read per event) is skipped.
+    // Other keys ('self') can be deleted and created again across a gap, so they are looked up.
+    const known = opts.newCreate && typeof rk !== 'string'
+    const oldBlob = known ? this.buffer.record(entry.id, collectionId, rk)?.links ?? undefined : this.currentLinks(entry.id, collectionId, rk)
     const oldPairs = oldBlob ? unpackPairs(oldBlob) : []
     if (!isHidden(entry)) {
       const keep = new Set(pairs.map(pairKey))
