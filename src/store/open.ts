@@ -29,9 +29,9 @@ export async function openStore(path: string, opts: OpenOptions = {}): Promise<S
   sqlite.pragma('journal_mode = WAL')
   sqlite.pragma('synchronous = NORMAL')
   sqlite.pragma('busy_timeout = 5000')
-  // Writer 48 MiB, reader 16: with 64 MiB the service peaked above its 300 MB budget, and 48
+  // Writer 48 MiB, reader 8: with 64 and 16 the service peaked above its 300 MB budget, and these
   // ingested at the same rate within noise (BENCHMARKS.md); the OS page cache holds the rest.
-  sqlite.pragma(`cache_size = -${(opts.cacheMiB ?? (opts.readOnly ? 16 : 48)) * 1024}`)
+  sqlite.pragma(`cache_size = -${(opts.cacheMiB ?? (opts.readOnly ? 8 : 48)) * 1024}`)
   sqlite.pragma('temp_store = MEMORY')
   // Checkpoint every ~40 MB of WAL instead of SQLite's 4 MB: fewer, larger checkpoints cut ingest
   // time by ~15% here (BENCHMARKS.md); readers still see every commit at once.

@@ -49,7 +49,7 @@ export interface IndexStats {
   gaps: number
 }
 
-const NAME_CACHE = 100_000
+const NAME_CACHE = 50_000
 /** Entries per generation of the id caches (subjects, DIDs, collections, sources): a few MB when full. */
 const ID_CACHE = 20_000
 /** Links one getBacklinkDids page may read (accounts that link many times are skipped over). */
