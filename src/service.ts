@@ -1,7 +1,6 @@
 import type { Server } from 'node:http'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { Worker } from 'node:worker_threads'
 import { backfillOptions } from './backfill/command.js'
 import { createApp } from './api/server.js'
 import type { IngestReport } from './api/context.js'
@@ -14,7 +13,8 @@ import { createOps, metricsApp, opsOptions } from './ops/index.js'
 import type { MetricsJson } from './ops/ingest-metrics.js'
 import { openStore } from './store/open.js'
 import { Reader } from './store/reader.js'
-import type { ToMain, WorkerOptions } from './indexer/worker.js'
+import { WriterSupervisor } from './indexer/supervisor.js'
+import type { WorkerOptions } from './indexer/worker.js'
 import { VERSION } from './version.js'
 
 export interface Service {
@@ -42,7 +42,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   let failure: string | undefined
   let workerMetrics: MetricsJson | undefined
 
-  let worker: Worker | undefined
+  let writer: WriterSupervisor | undefined
   let replayDone = Promise.resolve()
   const live = config['read-only'] ? undefined : liveIngestOptions(config)
   if (!config['read-only']) {
@@ -61,24 +61,22 @@ export async function startService(config: Config, log: Logger): Promise<Service
     // before collecting. The writer's live set is ~60-80 MB (bounded queue, batch and caches); at
     // 128 MB, 1M replayed events peak at ~310 MB RSS instead of ~450 MB at the same rate.
     const resourceLimits = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 128 }
-    worker = new Worker(new URL('./indexer/worker.js', import.meta.url), { workerData, resourceLimits })
     let resolveReplay!: () => void
     replayDone = config.replay ? new Promise((r) => (resolveReplay = r)) : replayDone
-    worker.on('message', (m: ToMain) => {
-      if (m.type === 'report') {
-        report = { ingest: m.report as IngestReport['ingest'], backfill: m.backfill as IngestReport['backfill'] }
+    writer = new WriterSupervisor(workerData, resourceLimits, log, {
+      onReport(m) {
+        report = { ingest: { ...m.report, workerRestarts: writer!.restarts }, backfill: m.backfill as IngestReport['backfill'] }
         reportedAt = Date.now()
         workerMetrics = m.metrics
-      } else if (m.type === 'replay-done') resolveReplay?.()
-      else if (m.type === 'fatal') {
-        failure = m.message
-        log.error({ message: m.message }, 'ingest worker failed; serving queries only')
-      }
+        failure = undefined // a restarted thread reports: ingest runs again
+      },
+      onReplayDone: () => resolveReplay?.(),
+      onFailure(message, restartInMs) {
+        failure = message
+        log.error({ message, restartInMs }, 'ingest worker failed; serving queries, restarting it')
+      },
     })
-    worker.on('error', (err) => {
-      failure = err.message
-      log.error({ err }, 'ingest worker crashed')
-    })
+    writer.start()
   }
 
   const health = () =>
@@ -121,7 +119,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
         server?.close()
         server?.closeAllConnections()
       }
-      if (worker) await stopWorker(worker)
+      await writer?.stop()
       await readStore.close()
     },
   }
@@ -130,17 +128,4 @@ export async function startService(config: Config, log: Logger): Promise<Service
 function boundPort(server: Server): number {
   const address = server.address()
   return typeof address === 'object' && address ? address.port : 0
-}
-
-/** Asks the writer to flush its batch and close the database; forces it after 10 s. */
-async function stopWorker(worker: Worker): Promise<void> {
-  const stopped = new Promise<void>((resolve) => {
-    worker.on('message', (m: ToMain) => m.type === 'stopped' && resolve())
-    worker.on('exit', () => resolve())
-  })
-  worker.postMessage({ type: 'stop' })
-  const timeout = setTimeout(() => void worker.terminate(), 10_000)
-  await stopped
-  clearTimeout(timeout)
-  await worker.terminate()
 }
