@@ -54,7 +54,7 @@ test('a burst of 100,000 events: bounded queue, RSS under 300 MB', { skip: !exis
   )
   const peak = peakRssMb(child.proc.pid!)
   t.diagnostic(`peak RSS ${peak.toFixed(0)} MB, most events queued ${maxQueued}`)
-  assert.ok(maxQueued <= 25_000, `queued ${maxQueued}`)
+  assert.ok(maxQueued <= 15_000, `queued ${maxQueued} (the queue holds 10,000; frames already read may overshoot)`)
   assert.ok(peak < 300, `peak RSS ${peak.toFixed(0)} MB`)
 
   child.proc.kill('SIGTERM')

@@ -29,7 +29,7 @@ export class Batcher {
     private opts: BatcherOptions = {},
   ) {
     this.batchSize = opts.batchSize ?? 5000
-    this.maxQueued = opts.maxQueued ?? 20_000
+    this.maxQueued = opts.maxQueued ?? 10_000
     this.maxDelayMs = opts.maxDelayMs ?? 200
   }
 
