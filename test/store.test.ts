@@ -340,6 +340,8 @@ describe('store: pagination and filters', () => {
     const events = []
     for (let round = 0; round < linkers.length; round++)
       for (let i = round; i < linkers.length; i++) events.push(follow(linkers[i], subject))
+    // Then one account 40 times in a row: a page has to read past many repeats to fill up.
+    for (let k = 0; k < 40; k++) events.push(follow(linkers[0]!, subject))
     env.apply(events)
     const newestFirst: string[] = []
     for (const e of [...events].reverse()) if (!newestFirst.includes(e.did)) newestFirst.push(e.did)

@@ -235,9 +235,11 @@ export class Reader {
     // first sighting checked against the index (one probe per account, none on the first page).
     const seen = new Set<number>()
     const fromStart = after === undefined
-    const chunk = Math.min(1000, opts.limit * 4 + 8)
+    // Most accounts link a subject once, so the first read is sized for the page; repeats make
+    // the next reads larger.
+    let chunk = opts.limit + 9
     // One extra DID is looked for, so the last page has no cursor.
-    for (let scanned = 0; scanned < MAX_DID_SCAN && found.length <= opts.limit; ) {
+    for (let scanned = 0; scanned < MAX_DID_SCAN && found.length <= opts.limit; chunk = Math.min(1000, chunk * 4)) {
       const rows = this.walk(key.targetId, key.sourceId, after, chunk, false)
       for (const p of rows) {
         scanned++
