@@ -142,12 +142,7 @@ export class Reader {
   sourceIds(source: Source): { collectionId?: number; sourceId?: number } {
     const collectionId = this.collectionIdOf(source.collection)
     if (collectionId === undefined) return {}
-    const name = `${collectionId}\t${source.path}`
-    let sourceId = this.sourceIdCache.get(name)
-    if (sourceId === undefined) {
-      sourceId = this.s.sourceId.get(collectionId, source.path) as number | undefined
-      if (sourceId !== undefined) this.sourceIdCache.set(name, sourceId)
-    }
+    const sourceId = foundId(this.sourceIdCache, `${collectionId}\t${source.path}`, () => this.s.sourceId.get(collectionId, source.path))
     return { collectionId, sourceId }
   }
 
@@ -157,31 +152,21 @@ export class Reader {
    * subject may be linked a moment later.
    */
   targetId(subject: string): number | undefined {
-    const hit = this.targetIds.get(subject)
-    if (hit !== undefined) return hit
-    const key = encodeTarget(normalizeLink(subject) ?? subject, {
-      didId: (did) => this.didIdOf(did),
-      collectionId: (nsid) => this.collectionIdOf(nsid),
+    return foundId(this.targetIds, subject, () => {
+      const key = encodeTarget(normalizeLink(subject) ?? subject, {
+        didId: (did) => this.didIdOf(did),
+        collectionId: (nsid) => this.collectionIdOf(nsid),
+      })
+      return key && this.s.targetId.get(key)
     })
-    const id = key && (this.s.targetId.get(key) as number | undefined)
-    if (id !== undefined) this.targetIds.set(subject, id)
-    return id
   }
 
   private didIdOf(did: string): number | undefined {
-    const hit = this.didIdCache.get(did)
-    if (hit !== undefined) return hit
-    const id = this.s.didId.get(did) as number | undefined
-    if (id !== undefined) this.didIdCache.set(did, id)
-    return id
+    return foundId(this.didIdCache, did, () => this.s.didId.get(did))
   }
 
   private collectionIdOf(nsid: string): number | undefined {
-    const hit = this.collectionIds.get(nsid)
-    if (hit !== undefined) return hit
-    const id = this.s.collectionId.get(nsid) as number | undefined
-    if (id !== undefined) this.collectionIds.set(nsid, id)
-    return id
+    return foundId(this.collectionIds, nsid, () => this.s.collectionId.get(nsid))
   }
 
   counts(key: LinkKey): { records: number; dids: number } {
@@ -359,6 +344,15 @@ export class Reader {
       cursor: more ? encodePosition(shown[shown.length - 1]) : undefined,
     }
   }
+}
+
+/** An id from the cache, else looked up and cached if found (ids never change; a miss may be linked later). */
+function foundId<K>(cache: TwoGenerationCache<K, number>, key: K, lookup: () => unknown): number | undefined {
+  const hit = cache.get(key)
+  if (hit !== undefined) return hit
+  const id = lookup() as number | undefined
+  if (id !== undefined) cache.set(key, id)
+  return id
 }
 
 function cached<K, V>(map: Map<K, V>, key: K, load: () => V): V {
