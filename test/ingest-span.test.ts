@@ -9,6 +9,7 @@ import { openStore, type StoreHandle } from '../src/store/open.js'
 import { Reader } from '../src/store/reader.js'
 import { Writer, type WriterOptions } from '../src/store/writer.js'
 import { account, did, like, lines, postUri } from './helpers/events.js'
+import { linkTables } from './helpers/index-tables.js'
 
 // The ingest span: while the writer is behind, batches stay in one open transaction and their
 // changes are written, in key order, when it commits (Writer.applyInSpan).
@@ -42,14 +43,12 @@ async function openEnv(opts?: WriterOptions) {
   }
 }
 
+/** The link tables, plus the cursor and every account's rev and status. */
 function tables(store: StoreHandle) {
   const q = (sql: string) => store.sqlite.prepare(sql).raw().all()
   return {
-    time: q('SELECT * FROM links_by_time ORDER BY 1, 2, 3, 4'),
-    did: q('SELECT * FROM links_by_did ORDER BY 1, 2, 3, 4'),
-    counts: q('SELECT * FROM link_counts ORDER BY 1, 2'),
-    records: q('SELECT * FROM records ORDER BY 1, 2, 3'),
-    meta: q("SELECT * FROM meta WHERE key IN ('records', 'links', 'cursor') ORDER BY 1"),
+    ...linkTables(store),
+    cursor: q("SELECT value FROM meta WHERE key = 'cursor'"),
     dids: q('SELECT did, rev, status FROM dids ORDER BY did'),
   }
 }

@@ -9,6 +9,7 @@ import { openStore, type StoreHandle } from '../src/store/open.js'
 import { Reader } from '../src/store/reader.js'
 import { Writer } from '../src/store/writer.js'
 import { account, create, del, did, follow, like, lines, postUri, tid, update } from './helpers/events.js'
+import { linkTables } from './helpers/index-tables.js'
 
 const LIKE = parseSource('app.bsky.feed.like:subject.uri')!
 const FOLLOW = parseSource('app.bsky.graph.follow:subject')!
@@ -57,17 +58,6 @@ function allBacklinks(env: Env, subject: string, source = LIKE, reverse = false,
   return out
 }
 
-/** Exact state of every table that holds links, for "same as if applied once" comparisons. */
-function snapshot(store: StoreHandle) {
-  const q = (sql: string) => store.sqlite.prepare(sql).raw().all()
-  return {
-    time: q('SELECT * FROM links_by_time ORDER BY 1, 2, 3, 4'),
-    did: q('SELECT * FROM links_by_did ORDER BY 1, 2, 3, 4'),
-    counts: q('SELECT * FROM link_counts ORDER BY 1, 2'),
-    records: q('SELECT * FROM records ORDER BY 1, 2, 3'),
-    meta: q("SELECT * FROM meta WHERE key IN ('records', 'links') ORDER BY 1"),
-  }
-}
 
 describe('store: creates, updates, deletes', () => {
   let env: Env
@@ -109,10 +99,10 @@ describe('store: creates, updates, deletes', () => {
   test('a replayed stretch of events changes nothing', () => {
     const events = [like(bob, postUri(bob, 1)), follow(alice, carol), like(carol, postUri(bob, 1))]
     env.apply(events)
-    const once = snapshot(env.writeStore)
+    const once = linkTables(env.writeStore)
     env.apply(events)
     env.apply([events[1], events[0]])
-    assert.deepEqual(snapshot(env.writeStore), once)
+    assert.deepEqual(linkTables(env.writeStore), once)
   })
 
   test('an update replaces the record links, a delete removes them', () => {
@@ -194,7 +184,7 @@ describe('store: accounts', () => {
     env.apply(fans.map((f) => follow(f, target)))
     const quiet = fans[3]
     env.apply(Array.from({ length: 20 }, (_, i) => like(quiet, postUri(target, i + 1))))
-    const before = snapshot(env.writeStore)
+    const before = linkTables(env.writeStore)
     const key = env.reader.key(target, FOLLOW)
     assert.deepEqual(env.reader.counts(key), { records: 30, dids: 30 })
 
@@ -213,7 +203,7 @@ describe('store: accounts', () => {
     assert.deepEqual(env.reader.counts(key), { records: 30, dids: 30 })
     assert.equal(env.reader.counts(env.reader.key(postUri(target, 100), LIKE)).records, 1)
     env.apply([del(quiet, 'app.bsky.feed.like', env.reader.backlinks(env.reader.key(postUri(target, 100), LIKE), { limit: 1 }).items[0].rkey)])
-    assert.deepEqual(snapshot(env.writeStore), before)
+    assert.deepEqual(linkTables(env.writeStore), before)
     await closeEnv(env)
   })
 
