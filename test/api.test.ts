@@ -130,6 +130,7 @@ describe('XRPC API end to end', () => {
       ['com.example.links.getBacklinks?subject=x&source=a.b.c:d&cursor=%21%21', /cursor/i, 'InvalidCursor'],
       ['com.example.links.getCounts', /subjects/, 'InvalidRequest'],
     ]
+    const stackTraceLimit = Error.stackTraceLimit
     for (const [path, message, error] of cases) {
       const res = await fetch(`${base}/xrpc/${path}`)
       assert.equal(res.status, 400, path)
@@ -137,6 +138,8 @@ describe('XRPC API end to end', () => {
       assert.equal(body.error, error, path)
       assert.match(body.message, message, path)
     }
+    // Parameters are parsed with stack traces off (src/api/query.ts); a rejected parse restores them.
+    assert.equal(Error.stackTraceLimit, stackTraceLimit)
   })
 
   test('the client surfaces errors as XRPC errors', async () => {
@@ -146,12 +149,13 @@ describe('XRPC API end to end', () => {
     )
   })
 
-  test('health and CORS', async () => {
+  test('health, CORS and JSON content type', async () => {
     const res = await fetch(`${base}/xrpc/_health`, { headers: { origin: 'https://app.example' } })
     assert.equal(res.status, 200)
     assert.equal(res.headers.get('access-control-allow-origin'), '*')
     assert.ok((await res.json()).version)
     const query = await fetch(`${base}/xrpc/com.example.links.getStatus`)
     assert.equal(query.headers.get('x-powered-by'), null)
+    assert.equal(query.headers.get('content-type'), 'application/json; charset=utf-8')
   })
 })

@@ -11,6 +11,7 @@ import type { ApiContext } from '../context.js'
 import { invalidParam, parseError } from '../errors.js'
 import { manyToManyQuery } from '../methods/getManyToMany.js'
 import { requireSource, requireSubject } from '../params.js'
+import { addQuery } from '../query.js'
 import * as q from './queries.js'
 
 /** How the explorer renders an endpoint's answer. */
@@ -191,7 +192,7 @@ export function registerMethods(server: Server, ctx: ApiContext): void {
   for (const m of METHODS) {
     // Each entry pairs a schema with its own handler; the union loses that link for the compiler.
     const run = m.run as (ctx: ApiContext, params: unknown) => never
-    server.add(m.schema as l.Query, async ({ params }) => ({ encoding: 'application/json' as const, body: run(ctx, params) }))
+    addQuery(server, m.schema as l.Query, (params) => run(ctx, params))
   }
 }
 

@@ -3,9 +3,10 @@ import { com } from '../../lexicons/index.js'
 import { formatSource } from '../../links/source.js'
 import type { ApiContext } from '../context.js'
 import { requireSource, requireSubject } from '../params.js'
+import { addQuery } from '../query.js'
 
 export default function (server: Server, ctx: ApiContext) {
-  server.add(com.example.links.getCounts, async ({ params }) => {
+  addQuery(server, com.example.links.getCounts, (params) => {
     const sources = params.sources?.map((s) => requireSource('sources', s))
     const subjects = params.subjects.map((subject) => {
       requireSubject('subjects', subject)
@@ -22,6 +23,6 @@ export default function (server: Server, ctx: ApiContext) {
         })),
       }
     })
-    return { encoding: 'application/json' as const, body: { subjects } }
+    return { subjects }
   })
 }

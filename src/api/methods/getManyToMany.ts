@@ -5,6 +5,7 @@ import { ScanLimitError, manyToMany, type ManyToManyQuery } from '../../store/ma
 import type { ApiContext } from '../context.js'
 import { invalidParam } from '../errors.js'
 import { requireSource, requireSubject, withCursor } from '../params.js'
+import { addQuery } from '../query.js'
 
 export interface ManyToManyParams {
   subject: string
@@ -40,15 +41,12 @@ export function readManyToMany<T>(read: () => T): T {
 }
 
 export default function (server: Server, ctx: ApiContext) {
-  server.add(com.example.links.getManyToMany, async ({ params }) => {
+  addQuery(server, com.example.links.getManyToMany, (params) => {
     const query = manyToManyQuery(ctx, { ...params, dids: params.did, otherSubjects: params.otherSubject })
     const page = readManyToMany(() => manyToMany(ctx.reader).items(query, { limit: params.limit, cursor: params.cursor }))
     return {
-      encoding: 'application/json' as const,
-      body: {
-        items: page.items.map((i) => ({ linkRecord: i.record, otherSubject: i.otherSubject })),
-        ...(page.cursor ? { cursor: page.cursor } : {}),
-      },
+      items: page.items.map((i) => ({ linkRecord: i.record, otherSubject: i.otherSubject })),
+      ...(page.cursor ? { cursor: page.cursor } : {}),
     }
   })
 }
