@@ -1,6 +1,14 @@
-import { compareRkey } from './page-cursor.js'
-
 export type Rkey = Buffer | string
+
+/** SQLite's order for the rkey column: TEXT (binary) before BLOB (memcmp). */
+function compareRkey(a: Rkey, b: Rkey): number {
+  if (typeof a === 'string') {
+    if (typeof b !== 'string') return -1
+    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+  }
+  if (typeof b === 'string') return 1
+  return Buffer.compare(a, b)
+}
 
 /** A pending change to one backlink: +1 add, -1 remove (an add then a remove cancel out). */
 export interface LinkOp {

@@ -1,8 +1,8 @@
 import type { NsidString } from '@atproto/syntax'
 import type Database from 'better-sqlite3'
 import { comparePosition, decodePosition, encodePosition, InvalidCursorError, type Position } from './page-cursor.js'
-import type { LinkKey, LinkRecord, Reader } from './reader.js'
-import { decodeRkey } from './tid.js'
+import { LINKS_TO_KEY, type LinkKey, type LinkRecord, type Reader } from './reader.js'
+import { encodeRkey, RKEY_AS_TEXT, rkeyFromText } from './tid.js'
 import { unpackPairs } from './varint.js'
 
 // Many-to-many: records linking to `subject` from (collection, path) whose *other* link, at
@@ -85,18 +85,15 @@ export class ManyToMany {
     this.s = {
       forward: db.prepare('SELECT links FROM records WHERE did_id = ? AND collection_id = ? AND rkey = ?').pluck(),
       // Newest first, starting at a position (inclusive) so a page can resume inside a record.
-      walk: db.prepare(
-        'SELECT rkey, did_id FROM links_by_time WHERE target_id = ? AND source_id = ? ORDER BY rkey DESC, did_id DESC',
-      ),
-      walkFrom: db.prepare(
-        `SELECT rkey, did_id FROM links_by_time WHERE target_id = ? AND source_id = ? AND (rkey, did_id) <= (?, ?)
-         ORDER BY rkey DESC, did_id DESC`,
-      ),
-      ofDid: db.prepare('SELECT rkey FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ? LIMIT ?').pluck(),
+      walk: db.prepare(`${LINKS_TO_KEY} ORDER BY rkey DESC, did_id DESC`).raw(),
+      walkFrom: db.prepare(`${LINKS_TO_KEY} AND (rkey, did_id) <= (?, ?) ORDER BY rkey DESC, did_id DESC`).raw(),
+      ofDid: db
+        .prepare(`SELECT ${RKEY_AS_TEXT} AS k FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ? LIMIT ?`)
+        .pluck(),
       linksTo: db
         .prepare('SELECT 1 FROM links_by_time WHERE target_id = ? AND source_id = ? AND rkey = ? AND did_id = ?')
         .pluck(),
-      linkersOf: db.prepare('SELECT rkey, did_id FROM links_by_time WHERE target_id = ? AND source_id = ?'),
+      linkersOf: db.prepare(LINKS_TO_KEY).raw(),
     }
   }
 
@@ -134,7 +131,7 @@ export class ManyToMany {
         : last && encodeItemCursor(last)
     return {
       items: found.map(({ pos, other }) => ({
-        record: { did: this.reader.didName(pos.didId), collection: plan.collection, rkey: decodeRkey(pos.rkey) },
+        record: { did: this.reader.didName(pos.didId), collection: plan.collection, rkey: pos.rkey },
         otherSubject: this.reader.targetName(other),
       })),
       cursor,
@@ -198,7 +195,7 @@ export class ManyToMany {
       if (viaOthers <= this.maxScan && viaOthers < this.reader.counts(q.key).records) {
         const positions = this.collect(
           [...others].flatMap((id) =>
-            this.linkersOf(id, otherSourceId).filter((p) => this.s.linksTo.get(targetId, sourceId, p.rkey, p.didId) !== undefined),
+            this.linkersOf(id, otherSourceId).filter((p) => this.s.linksTo.get(targetId, sourceId, encodeRkey(p.rkey), p.didId) !== undefined),
           ),
         )
         return { ...base, candidates: (from) => fromPosition(positions, from) }
@@ -209,7 +206,7 @@ export class ManyToMany {
 
   /** Other target ids of one linking record, ascending (a stable order inside the record). */
   private others(plan: Plan, pos: Position): number[] {
-    const blob = this.s.forward.get(pos.didId, plan.collectionId, pos.rkey) as Buffer | undefined
+    const blob = this.s.forward.get(pos.didId, plan.collectionId, encodeRkey(pos.rkey)) as Buffer | undefined
     if (!blob) return []
     const out: number[] = []
     for (const [source, target] of unpackPairs(blob)) {
@@ -220,19 +217,19 @@ export class ManyToMany {
 
   private *walk(targetId: number, sourceId: number, from?: Position): Iterable<Position> {
     const rows = from
-      ? this.s.walkFrom.iterate(targetId, sourceId, from.rkey, from.didId)
+      ? this.s.walkFrom.iterate(targetId, sourceId, encodeRkey(from.rkey), from.didId)
       : this.s.walk.iterate(targetId, sourceId)
-    for (const r of rows as Iterable<{ rkey: Buffer | string; did_id: number }>) yield { rkey: r.rkey, didId: r.did_id }
+    for (const [rkey, didId] of rows as Iterable<[string, number]>) yield { rkey: rkeyFromText(rkey), didId }
   }
 
   private ofDid(targetId: number, sourceId: number, didId: number): Position[] {
-    const rkeys = this.s.ofDid.all(targetId, sourceId, didId, this.maxScan + 1) as Array<Buffer | string>
-    return rkeys.map((rkey) => ({ rkey, didId }))
+    const rkeys = this.s.ofDid.all(targetId, sourceId, didId, this.maxScan + 1) as string[]
+    return rkeys.map((rkey) => ({ rkey: rkeyFromText(rkey), didId }))
   }
 
   private linkersOf(targetId: number, sourceId: number): Position[] {
-    const rows = this.s.linkersOf.all(targetId, sourceId) as Array<{ rkey: Buffer | string; did_id: number }>
-    return rows.map((r) => ({ rkey: r.rkey, didId: r.did_id }))
+    const rows = this.s.linkersOf.all(targetId, sourceId) as Array<[string, number]>
+    return rows.map(([rkey, didId]) => ({ rkey: rkeyFromText(rkey), didId }))
   }
 
   /** A bounded candidate list in page order (newest first), without duplicates. */

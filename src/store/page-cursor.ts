@@ -1,8 +1,9 @@
+import { bytesToTid, encodeRkey, isTid } from './tid.js'
 import { pushVarint, readVarint } from './varint.js'
 
 /** Position in a (rkey, did) ordered list: the last item of the previous page. */
 export interface Position {
-  rkey: Buffer | string
+  rkey: string // as clients see it; encodeRkey gives the stored form
   didId: number
 }
 
@@ -14,9 +15,10 @@ export class InvalidCursorError extends Error {
 
 // Opaque to clients: base64url of [kind 0 = TID bytes | 1 = text][varint did id][rkey bytes].
 export function encodePosition(p: Position): string {
-  const head: number[] = [typeof p.rkey === 'string' ? 1 : 0]
+  const stored = encodeRkey(p.rkey)
+  const head: number[] = [typeof stored === 'string' ? 1 : 0]
   pushVarint(head, p.didId)
-  const rkey = typeof p.rkey === 'string' ? Buffer.from(p.rkey, 'utf8') : p.rkey
+  const rkey = typeof stored === 'string' ? Buffer.from(stored, 'utf8') : stored
   return Buffer.concat([Buffer.from(head), rkey]).toString('base64url')
 }
 
@@ -27,7 +29,7 @@ export function decodePosition(cursor: string): Position {
     const pos: [number] = [1]
     const didId = readVarint(buf, pos)
     const rest = buf.subarray(pos[0])
-    if (buf[0] === 0 && rest.length === 8) return { rkey: Buffer.from(rest), didId }
+    if (buf[0] === 0 && rest.length === 8) return { rkey: bytesToTid(rest), didId }
     if (buf[0] === 1 && rest.length > 0) return { rkey: rest.toString('utf8'), didId }
   } catch {
     // fall through
@@ -35,14 +37,14 @@ export function decodePosition(cursor: string): Position {
   throw new InvalidCursorError()
 }
 
-/** SQLite's order for the rkey column: TEXT (binary) before BLOB (memcmp). */
-export function compareRkey(a: Buffer | string, b: Buffer | string): number {
-  if (typeof a === 'string') {
-    if (typeof b !== 'string') return -1
-    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
-  }
-  if (typeof b === 'string') return 1
-  return Buffer.compare(a, b)
+/**
+ * SQLite's order of the stored keys, on record keys as clients see them: other keys (TEXT, in
+ * byte order: rkeys are ASCII) before TIDs (BLOB; base32-sortable strings sort like their bytes).
+ */
+function compareRkey(a: string, b: string): number {
+  const tidA = isTid(a)
+  if (tidA !== isTid(b)) return tidA ? 1 : -1
+  return a < b ? -1 : a > b ? 1 : 0
 }
 
 export function comparePosition(a: Position, b: Position): number {

@@ -6,10 +6,8 @@ import { formatSource, type Source } from '../links/source.js'
 import type { StoreHandle } from './open.js'
 import { comparePosition, decodePosition, encodePosition, type Position } from './page-cursor.js'
 import { decodeTarget, encodeTarget } from './target-codec.js'
-import { decodeRkey } from './tid.js'
+import { encodeRkey, RKEY_AS_TEXT, rkeyFromText } from './tid.js'
 import { TwoGenerationCache } from './two-generation-cache.js'
-
-type Rkey = Buffer | string
 
 export interface LinkRecord {
   did: DidString
@@ -55,12 +53,15 @@ const ID_CACHE = 20_000
 /** Links one getBacklinkDids page may read (accounts that link many times are skipped over). */
 const MAX_DID_SCAN = 20_000
 
+/** The links to a (target, source), to be completed with a cursor condition, order and limit. */
+export const LINKS_TO_KEY = `SELECT ${RKEY_AS_TEXT} AS k, did_id FROM links_by_time WHERE target_id = ? AND source_id = ?`
+
 /** Keyset walks of one account's links to a (target, source), in both orders, from a cursor. */
 function didWalks(db: Database.Database) {
   const walk = (cond: string, order: string) =>
     db
       .prepare(
-        `SELECT rkey FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ?${cond} ORDER BY rkey ${order} LIMIT ?`,
+        `SELECT ${RKEY_AS_TEXT} AS k FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ?${cond} ORDER BY rkey ${order} LIMIT ?`,
       )
       .pluck()
   return {
@@ -102,20 +103,11 @@ export class Reader {
       targetKey: db.prepare('SELECT key FROM targets WHERE id = ?').pluck(),
       count: db.prepare('SELECT records, dids FROM link_counts WHERE target_id = ? AND source_id = ?'),
       countsOf: db.prepare('SELECT source_id, records, dids FROM link_counts WHERE target_id = ?'),
-      newest: db.prepare(
-        'SELECT rkey, did_id FROM links_by_time WHERE target_id = ? AND source_id = ? ORDER BY rkey DESC, did_id DESC LIMIT ?',
-      ),
-      newestBefore: db.prepare(
-        `SELECT rkey, did_id FROM links_by_time WHERE target_id = ? AND source_id = ? AND (rkey, did_id) < (?, ?)
-         ORDER BY rkey DESC, did_id DESC LIMIT ?`,
-      ),
-      oldest: db.prepare(
-        'SELECT rkey, did_id FROM links_by_time WHERE target_id = ? AND source_id = ? ORDER BY rkey, did_id LIMIT ?',
-      ),
-      oldestAfter: db.prepare(
-        `SELECT rkey, did_id FROM links_by_time WHERE target_id = ? AND source_id = ? AND (rkey, did_id) > (?, ?)
-         ORDER BY rkey, did_id LIMIT ?`,
-      ),
+      // Rows as [rkey text, did id] arrays: no object per row.
+      newest: db.prepare(`${LINKS_TO_KEY} ORDER BY rkey DESC, did_id DESC LIMIT ?`).raw(),
+      newestBefore: db.prepare(`${LINKS_TO_KEY} AND (rkey, did_id) < (?, ?) ORDER BY rkey DESC, did_id DESC LIMIT ?`).raw(),
+      oldest: db.prepare(`${LINKS_TO_KEY} ORDER BY rkey, did_id LIMIT ?`).raw(),
+      oldestAfter: db.prepare(`${LINKS_TO_KEY} AND (rkey, did_id) > (?, ?) ORDER BY rkey, did_id LIMIT ?`).raw(),
       countOfDid: db
         .prepare('SELECT count(*) FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ?')
         .pluck(),
@@ -202,7 +194,7 @@ export class Reader {
     return this.page(positions, opts.limit, total, (p) => ({
       did: this.didName(p.didId),
       collection: key.collection as NsidString,
-      rkey: decodeRkey(p.rkey),
+      rkey: p.rkey,
     }))
   }
 
@@ -231,7 +223,7 @@ export class Reader {
         after = p
         if (seen.has(p.didId)) continue
         seen.add(p.didId)
-        if (fromStart || this.s.didHasNewer.get(key.targetId, key.sourceId, p.didId, p.rkey) === undefined) found.push(p)
+        if (fromStart || this.s.didHasNewer.get(key.targetId, key.sourceId, p.didId, encodeRkey(p.rkey)) === undefined) found.push(p)
         if (found.length > opts.limit) break
       }
       if (rows.length < chunk) {
@@ -292,13 +284,13 @@ export class Reader {
     const rows = (
       reverse
         ? after
-          ? this.s.oldestAfter.all(targetId, sourceId, after.rkey, after.didId, n)
+          ? this.s.oldestAfter.all(targetId, sourceId, encodeRkey(after.rkey), after.didId, n)
           : this.s.oldest.all(targetId, sourceId, n)
         : after
-          ? this.s.newestBefore.all(targetId, sourceId, after.rkey, after.didId, n)
+          ? this.s.newestBefore.all(targetId, sourceId, encodeRkey(after.rkey), after.didId, n)
           : this.s.newest.all(targetId, sourceId, n)
-    ) as Array<{ rkey: Rkey; did_id: number }>
-    return rows.map((r) => ({ rkey: r.rkey, didId: r.did_id }))
+    ) as Array<[string, number]>
+    return rows.map(([rkey, didId]) => ({ rkey: rkeyFromText(rkey), didId }))
   }
 
   /** Ids of the accounts the index knows among `dids`, without duplicates. */
@@ -319,17 +311,17 @@ export class Reader {
   private walkDids(targetId: number, sourceId: number, didIds: number[], after: Position | undefined, n: number, reverse: boolean): Position[] {
     const out: Position[] = []
     for (const didId of didIds) {
-      let rkeys: Rkey[]
-      if (!after) rkeys = (reverse ? this.s.didOldest : this.s.didNewest).all(targetId, sourceId, didId, n) as Rkey[]
+      let rkeys: string[]
+      if (!after) rkeys = (reverse ? this.s.didOldest : this.s.didNewest).all(targetId, sourceId, didId, n) as string[]
       else {
         // Past the cursor (rkey, did) in walk order: an equal rkey counts only on the far side of the did.
         const inclusive = reverse ? didId > after.didId : didId < after.didId
         const stmt = reverse
           ? inclusive ? this.s.didOldestFrom : this.s.didOldestAfter
           : inclusive ? this.s.didNewestFrom : this.s.didNewestBefore
-        rkeys = stmt.all(targetId, sourceId, didId, after.rkey, n) as Rkey[]
+        rkeys = stmt.all(targetId, sourceId, didId, encodeRkey(after.rkey), n) as string[]
       }
-      for (const rkey of rkeys) out.push({ rkey, didId })
+      for (const rkey of rkeys) out.push({ rkey: rkeyFromText(rkey), didId })
     }
     const dir = reverse ? 1 : -1
     return out.sort((a, b) => dir * comparePosition(a, b)).slice(0, n)

@@ -26,8 +26,13 @@ export function tidToBytes(rkey: string): Buffer | null {
 }
 
 export function bytesToTid(buf: Uint8Array): string {
-  let hi = ((buf[0] << 24) | (buf[1] << 16) | (buf[2] << 8) | buf[3]) >>> 0
-  let lo = ((buf[4] << 24) | (buf[5] << 16) | (buf[6] << 8) | buf[7]) >>> 0
+  const hi = ((buf[0] << 24) | (buf[1] << 16) | (buf[2] << 8) | buf[3]) >>> 0
+  const lo = ((buf[4] << 24) | (buf[5] << 16) | (buf[6] << 8) | buf[7]) >>> 0
+  return wordsToTid(hi, lo)
+}
+
+/** The TID of a 64-bit value given as its high and low 32 bits. */
+function wordsToTid(hi: number, lo: number): string {
   let out = ''
   for (let i = 0; i < 13; i++) {
     out = ALPHABET[lo & 31] + out
@@ -35,6 +40,25 @@ export function bytesToTid(buf: Uint8Array): string {
     hi = hi >>> 5
   }
   return out
+}
+
+/** Whether a record key is a canonical TID, i.e. stored as 8 bytes (the check tidToBytes makes). */
+export function isTid(rkey: string): boolean {
+  return TID.test(rkey)
+}
+const TID = /^[2-7a-j][2-7a-z]{12}$/
+
+/**
+ * SQL reading a stored rkey as text: a TID as its 16 hex digits, any other key after a '!' (not
+ * an rkey character). Reading the blob itself costs better-sqlite3 a Buffer per row, which was
+ * several times the B-tree walk for a page of links. Alias it: an alias named rkey would make
+ * ORDER BY rkey sort by this expression instead of walking the index.
+ */
+export const RKEY_AS_TEXT = "iif(typeof(rkey) = 'blob', hex(rkey), '!' || rkey)"
+
+/** The record key, as clients see it, from a RKEY_AS_TEXT column. */
+export function rkeyFromText(text: string): string {
+  return text.charCodeAt(0) === 33 ? text.slice(1) : wordsToTid(parseInt(text.slice(0, 8), 16), parseInt(text.slice(8), 16))
 }
 
 /** The stored form of any record key. */
