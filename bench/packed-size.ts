@@ -55,27 +55,52 @@ function pushRkey(out: number[], rkey: Rkey, previous: Rkey | undefined, tagged:
 
 /**
  * Streams rows in key order into blocks of at most `size` entries per (2-column) prefix, and
- * inserts them. Returns the number of blocks.
+ * inserts them; with `multiBlockOnly`, only the blocks of prefixes that need more than one.
+ * Returns the number of blocks inserted.
  */
 function packTable(
   rows: Iterable<unknown[]>,
   size: number,
   encode: (row: unknown[], block: Block) => void,
   insert: (block: Block) => void,
+  multiBlockOnly = false,
 ): number {
-  let block: Block | undefined
+  let group: Block[] = []
   let blocks = 0
+  const endGroup = () => {
+    if (!multiBlockOnly || group.length > 1) {
+      for (const b of group) insert(b)
+      blocks += group.length
+    }
+    group = []
+  }
   for (const row of rows) {
-    if (!block || block.count === size || row[0] !== block.first[0] || row[1] !== block.first[1]) {
-      if (block) insert(block)
+    let block: Block | undefined = group[group.length - 1]
+    if (block && (row[0] !== block.first[0] || row[1] !== block.first[1])) {
+      endGroup()
+      block = undefined
+    }
+    if (!block || block.count === size) {
       block = { first: row, entries: [], count: 0 }
-      blocks++
+      group.push(block)
     }
     encode(row, block)
     block.count++
   }
-  if (block) insert(block)
+  endGroup()
   return blocks
+}
+
+/** DID order: (did distance, rkey) per link; the rkey is a distance within the same account. */
+function didOrderEncoder(): (row: unknown[], b: Block) => void {
+  let lastDid = 0
+  return ([, , did, rkey], b) => {
+    const distance = b.count === 0 ? 0 : (did as number) - lastDid
+    const previous = b.count === 0 ? (rkey as Rkey) : distance === 0 ? b.previous : undefined
+    pushRkey(b.entries, rkey as Rkey, previous, distance)
+    lastDid = did as number
+    b.previous = rkey as Rkey
+  }
 }
 
 export interface PackedSize {
@@ -83,6 +108,8 @@ export interface PackedSize {
   /** Bytes of the whole database as stored, and with the three structures packed. */
   today: number
   packed: number
+  /** Packed, and the DID order kept only for subjects of more than one block (see links_by_did_large). */
+  packedLargeDidOrder: number
   structures: Array<{ table: string; today: number; packed: number; blocks: number }>
 }
 
@@ -91,8 +118,16 @@ const SCHEMA = `
     PRIMARY KEY (target_id, source_id, first, first_did)) STRICT, WITHOUT ROWID;
   CREATE TABLE links_by_did (target_id INTEGER, source_id INTEGER, first_did INTEGER, first ANY, entries BLOB,
     PRIMARY KEY (target_id, source_id, first_did, first)) STRICT, WITHOUT ROWID;
+  -- The DID order of subjects whose links fill more than one block: the DID filter of a smaller
+  -- subject can decode its one block of the time order instead.
+  CREATE TABLE links_by_did_large (target_id INTEGER, source_id INTEGER, first_did INTEGER, first ANY, entries BLOB,
+    PRIMARY KEY (target_id, source_id, first_did, first)) STRICT, WITHOUT ROWID;
   CREATE TABLE records (did_id INTEGER, collection_id INTEGER, first ANY, entries BLOB,
     PRIMARY KEY (did_id, collection_id, first)) STRICT, WITHOUT ROWID;`
+
+const DID_ORDER = 'SELECT target_id, source_id, did_id, rkey FROM links_by_did'
+
+const blocksBytes = (structures: PackedSize['structures'], table: string) => structures.find((s) => s.table === table)!.packed
 
 const pageBytes = (db: Database.Database) =>
   new Map(db.prepare('SELECT name, pgsize FROM dbstat WHERE aggregate = TRUE').raw().all() as Array<[string, number]>)
@@ -112,7 +147,6 @@ export function packedSize(dbPath: string, size: number): PackedSize {
       const stmt = out.prepare(`INSERT INTO ${table} VALUES (${'?, '.repeat(keyColumns)}?)`)
       return (b: Block) => stmt.run(...b.first.slice(0, keyColumns), Buffer.from(b.entries))
     }
-    let lastDid = 0
     const blocks = out.transaction(() => ({
       // Time order: (did id, rkey distance) per link.
       links_by_time: packTable(
@@ -124,19 +158,8 @@ export function packedSize(dbPath: string, size: number): PackedSize {
         },
         insert('links_by_time', 4),
       ),
-      // DID order: (did distance, rkey) per link; the rkey is a distance within the same account.
-      links_by_did: packTable(
-        rows('SELECT target_id, source_id, did_id, rkey FROM links_by_did'),
-        size,
-        ([, , did, rkey], b) => {
-          const distance = b.count === 0 ? 0 : (did as number) - lastDid
-          const previous = b.count === 0 ? (rkey as Rkey) : distance === 0 ? b.previous : undefined
-          pushRkey(b.entries, rkey as Rkey, previous, distance)
-          lastDid = did as number
-          b.previous = rkey as Rkey
-        },
-        insert('links_by_did', 4),
-      ),
+      links_by_did: packTable(rows(DID_ORDER), size, didOrderEncoder(), insert('links_by_did', 4)),
+      links_by_did_large: packTable(rows(DID_ORDER), size, didOrderEncoder(), insert('links_by_did_large', 4), true),
       // Forward index: (length, rkey distance, packed links) per record.
       records: packTable(
         rows('SELECT did_id, collection_id, rkey, links FROM records'),
@@ -151,12 +174,19 @@ export function packedSize(dbPath: string, size: number): PackedSize {
     }))()
     const before = pageBytes(source)
     const after = pageBytes(out)
-    const structures = Object.entries(blocks).map(([table, n]) => ({ table, today: before.get(table)!, packed: after.get(table)!, blocks: n }))
+    const structures = Object.entries(blocks).map(([table, n]) => ({
+      table,
+      today: before.get(table) ?? 0,
+      packed: after.get(table)!,
+      blocks: n,
+    }))
     const today = [...before.values()].reduce((a, b) => a + b, 0)
+    const packed = structures.reduce((sum, s) => sum - s.today + (s.table === 'links_by_did_large' ? 0 : s.packed), today)
     return {
       links: source.prepare('SELECT count(*) FROM links_by_time').pluck().get() as number,
       today,
-      packed: structures.reduce((sum, s) => sum - s.today + s.packed, today),
+      packed,
+      packedLargeDidOrder: packed - blocksBytes(structures, 'links_by_did') + blocksBytes(structures, 'links_by_did_large'),
       structures,
     }
   } finally {
@@ -173,11 +203,15 @@ function main(): void {
   const r = packedSize(values.db, size)
   const perLink = (bytes: number) => (bytes / r.links).toFixed(1)
   console.log(`${r.links.toLocaleString('en-US')} links, blocks of up to ${size}; bytes per link`)
-  console.log('structure'.padEnd(16) + 'stored today'.padStart(14) + 'packed'.padStart(10) + 'blocks'.padStart(14))
+  const row = (name: string, today: string, packed: string, blocks = '') =>
+    console.log(name.padEnd(54) + today.padStart(14) + packed.padStart(10) + blocks.padStart(14))
+  row('structure', 'stored today', 'packed', 'blocks')
   for (const s of r.structures) {
-    console.log(s.table.padEnd(16) + perLink(s.today).padStart(14) + perLink(s.packed).padStart(10) + s.blocks.toLocaleString('en-US').padStart(14))
+    const name = s.table === 'links_by_did_large' ? 'links_by_did, subjects of more than one block only' : s.table
+    row(name, s.today ? perLink(s.today) : '', perLink(s.packed), s.blocks.toLocaleString('en-US'))
   }
-  console.log('whole database'.padEnd(16) + perLink(r.today).padStart(14) + perLink(r.packed).padStart(10))
+  row('whole database', perLink(r.today), perLink(r.packed))
+  row('whole database, DID order for large subjects only', perLink(r.today), perLink(r.packedLargeDidOrder))
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) main()
