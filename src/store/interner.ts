@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3'
+import { encodeDid } from './did-codec.js'
 import { encodeTarget, targetNames, type IdLookup } from './target-codec.js'
 import { TwoGenerationCache } from './two-generation-cache.js'
 
@@ -23,7 +24,7 @@ export class Interner implements IdLookup {
 
   constructor(private sqlite: Database.Database) {
     this.stmts = {
-      getDid: sqlite.prepare('SELECT did, id, rev, status FROM dids WHERE did = ?'),
+      getDid: sqlite.prepare('SELECT id, rev, status FROM dids WHERE did = ?'),
       addDid: sqlite.prepare('INSERT INTO dids (did) VALUES (?) RETURNING id'),
       getCollection: sqlite.prepare('SELECT id FROM collections WHERE nsid = ?').pluck(),
       addCollection: sqlite.prepare('INSERT INTO collections (nsid) VALUES (?) RETURNING id').pluck(),
@@ -40,8 +41,9 @@ export class Interner implements IdLookup {
   did(did: string): DidEntry {
     let entry = this.dirtyDids.get(did) ?? this.dids.get(did)
     if (entry) return entry
-    entry = this.stmts.getDid.get(did) as DidEntry | undefined
-    if (!entry) entry = { did, id: (this.stmts.addDid.get(did) as { id: number }).id, rev: null, status: null }
+    const stored = encodeDid(did)
+    const row = this.stmts.getDid.get(stored) as Omit<DidEntry, 'did'> | undefined
+    entry = row ? { did, ...row } : { did, id: (this.stmts.addDid.get(stored) as { id: number }).id, rev: null, status: null }
     this.dids.set(did, entry)
     return entry
   }

@@ -75,6 +75,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('backfill_repos_host').on('backfill_repos').columns(['host', 'state']).execute()
     },
   },
+  '2026-11-27-003-compact-dids': {
+    // did:plc DIDs as their 15 bytes (did-codec.ts; did_bytes is registered by openStore). The
+    // freed pages are reused by new rows; `backlinks compact --vacuum` returns them to the disk.
+    async up(db: Kysely<any>) {
+      await sql`UPDATE dids SET did = did_bytes(did) WHERE did GLOB 'did:plc:*'`.execute(db)
+    },
+  },
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }

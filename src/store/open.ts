@@ -2,6 +2,7 @@ import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { registerDidFunctions } from './did-codec.js'
 import { migrateToLatest } from './migrations.js'
 import type { Schema } from './schema.js'
 
@@ -40,7 +41,10 @@ export async function openStore(path: string, opts: OpenOptions = {}): Promise<S
   if (!opts.readOnly) sqlite.pragma('wal_autocheckpoint = 10000')
   if (opts.readOnly) sqlite.pragma('query_only = ON')
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) })
-  if (!opts.readOnly) await migrateToLatest(db)
+  if (!opts.readOnly) {
+    registerDidFunctions(sqlite)
+    await migrateToLatest(db)
+  }
   return {
     sqlite,
     db,

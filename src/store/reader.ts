@@ -5,6 +5,7 @@ import { normalizeLink } from '../links/extract.js'
 import { formatSource, type Source } from '../links/source.js'
 import type { StoreHandle } from './open.js'
 import { comparePosition, decodePosition, encodePosition, type Position } from './page-cursor.js'
+import { decodeDid, encodeDid } from './did-codec.js'
 import { decodeTarget, encodeTarget } from './target-codec.js'
 import { encodeRkey, RKEY_AS_TEXT, rkeyFromText } from './tid.js'
 import { TwoGenerationCache } from './two-generation-cache.js'
@@ -154,7 +155,7 @@ export class Reader {
   }
 
   private didIdOf(did: string): number | undefined {
-    return foundId(this.didIdCache, did, () => this.s.didId.get(did))
+    return foundId(this.didIdCache, did, () => this.s.didId.get(encodeDid(did)))
   }
 
   private collectionIdOf(nsid: string): number | undefined {
@@ -264,7 +265,7 @@ export class Reader {
   }
 
   didName(id: number): DidString {
-    return cached(this.didNames, id, () => this.s.didName.get(id) as DidString)
+    return cached(this.didNames, id, () => decodeDid(this.s.didName.get(id) as Buffer | string) as DidString)
   }
 
   collectionName(id: number): string {

@@ -10,6 +10,7 @@ import { IngestLoop } from '../../src/indexer/ingest-loop.js'
 import { silentLogger } from '../../src/logger.js'
 import { openStore } from '../../src/store/open.js'
 import { Reader } from '../../src/store/reader.js'
+import { decodeDid } from '../../src/store/did-codec.js'
 import { decodeRkey } from '../../src/store/tid.js'
 import type { TestEvent } from './jetstream-server.js'
 
@@ -120,8 +121,8 @@ export async function snapshot(dbPath: string): Promise<Record<string, unknown>>
       counts: rows<{ target_id: number; source_id: number; records: number; dids: number }>('SELECT * FROM link_counts')
         .map((r) => `${reader.targetName(r.target_id)} ${source(r.source_id)} ${r.records} ${r.dids}`)
         .sort(),
-      accounts: rows<{ did: string; rev: string | null; status: string | null }>('SELECT did, rev, status FROM dids')
-        .map((r) => `${r.did} ${r.rev} ${r.status}`)
+      accounts: rows<{ did: Buffer | string; rev: string | null; status: string | null }>('SELECT did, rev, status FROM dids')
+        .map((r) => `${decodeDid(r.did)} ${r.rev} ${r.status}`)
         .sort(),
     }
   } finally {
