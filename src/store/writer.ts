@@ -216,8 +216,8 @@ export class Writer {
     // A TID is minted once per record, so a create newer than everything applied for the account
     // cannot find an indexed record under it: the lookup (a random read per event) is skipped.
     // Other keys ('self') can be deleted and created again across a gap, so they are looked up.
-    const known = opts.newCreate && typeof rk !== 'string'
-    const oldBlob = known ? this.buffer.record(entry.id, collectionId, rk)?.links ?? undefined : this.currentLinks(entry.id, collectionId, rk)
+    const unseenTid = opts.newCreate === true && typeof rk !== 'string'
+    const oldBlob = this.currentLinks(entry.id, collectionId, rk, !unseenTid)
     const oldPairs = oldBlob ? unpackPairs(oldBlob) : []
     if (!isHidden(entry)) {
       const keep = new Set(pairs.map(pairKey))
@@ -343,11 +343,14 @@ export class Writer {
     return pairs
   }
 
-  /** The record's packed links as this transaction sees them (buffered changes first). */
-  private currentLinks(didId: number, collectionId: number, rkey: Rkey): Buffer | undefined {
+  /**
+   * The record's packed links as this transaction sees them: buffered changes first, then the
+   * table, unless the caller knows the table cannot hold it (`lookUp` false).
+   */
+  private currentLinks(didId: number, collectionId: number, rkey: Rkey, lookUp = true): Buffer | undefined {
     const op = this.buffer.record(didId, collectionId, rkey)
     if (op) return op.links ?? undefined
-    return this.s.getRecord.get(didId, collectionId, rkey) as Buffer | undefined
+    return lookUp ? (this.s.getRecord.get(didId, collectionId, rkey) as Buffer | undefined) : undefined
   }
 
   private addLink([sourceId, targetId]: Pair, rkey: Rkey, didId: number): void {
