@@ -12,13 +12,10 @@ for (let i = 0; i < ALPHABET.length; i++) VALUE[ALPHABET.charCodeAt(i)] = i
 export function encodeDid(did: string): Buffer | string {
   if (!PLC.test(did)) return did
   const out = Buffer.allocUnsafe(15)
-  // 8 characters (40 bits) fill 5 bytes exactly.
+  // 8 characters are 40 bits (exact in a double) and fill 5 bytes.
   for (let group = 0; group < 3; group++) {
-    let hi = 0 // first 4 characters: 20 bits
-    let lo = 0 // last 4 characters: 20 bits
-    for (let i = 0; i < 4; i++) hi = hi * 32 + VALUE[did.charCodeAt(8 + group * 8 + i)]
-    for (let i = 4; i < 8; i++) lo = lo * 32 + VALUE[did.charCodeAt(8 + group * 8 + i)]
-    const bits = hi * 2 ** 20 + lo // 40 bits, exact in a double
+    let bits = 0
+    for (let i = 0; i < 8; i++) bits = bits * 32 + VALUE[did.charCodeAt(8 + group * 8 + i)]
     out.writeUIntBE(bits, group * 5, 5)
   }
   return out
@@ -26,9 +23,10 @@ export function encodeDid(did: string): Buffer | string {
 
 export function decodeDid(stored: Uint8Array | string): string {
   if (typeof stored === 'string') return stored
+  const bytes = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength)
   let out = 'did:plc:'
   for (let group = 0; group < 3; group++) {
-    let bits = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).readUIntBE(group * 5, 5)
+    let bits = bytes.readUIntBE(group * 5, 5)
     let chars = ''
     for (let i = 0; i < 8; i++) {
       chars = ALPHABET[bits % 32] + chars
