@@ -1,8 +1,8 @@
 import type { NsidString } from '@atproto/syntax'
 import type Database from 'better-sqlite3'
 import { comparePosition, decodePosition, encodePosition, InvalidCursorError, type Position } from './page-cursor.js'
-import { LINKS_TO_KEY, type LinkKey, type LinkRecord, type Reader } from './reader.js'
-import { encodeRkey, RKEY_AS_TEXT, rkeyFromText } from './tid.js'
+import { LINKS_TO_KEY, type AccountReads, type LinkKey, type LinkRecord, type Reader } from './reader.js'
+import { encodeRkey, rkeyFromText } from './tid.js'
 import { unpackPairs } from './varint.js'
 
 // Many-to-many: records linking to `subject` from (collection, path) whose *other* link, at
@@ -87,9 +87,6 @@ export class ManyToMany {
       // Newest first, starting at a position (inclusive) so a page can resume inside a record.
       walk: db.prepare(`${LINKS_TO_KEY} ORDER BY rkey DESC, did_id DESC`).raw(),
       walkFrom: db.prepare(`${LINKS_TO_KEY} AND (rkey, did_id) <= (?, ?) ORDER BY rkey DESC, did_id DESC`).raw(),
-      ofDid: db
-        .prepare(`SELECT ${RKEY_AS_TEXT} AS k FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ? LIMIT ?`)
-        .pluck(),
       linksTo: db
         .prepare('SELECT 1 FROM links_by_time WHERE target_id = ? AND source_id = ? AND rkey = ? AND did_id = ?')
         .pluck(),
@@ -99,6 +96,10 @@ export class ManyToMany {
 
   /** Linking records with the other subject each links to, newest first; one item per other link. */
   items(q: ManyToManyQuery, opts: { limit: number; cursor?: string }): ManyToManyPage<ManyToManyItem> {
+    return this.reader.snapshot(() => this.itemsNow(q, opts))
+  }
+
+  private itemsNow(q: ManyToManyQuery, opts: { limit: number; cursor?: string }): ManyToManyPage<ManyToManyItem> {
     const after = opts.cursor === undefined ? undefined : decodeItemCursor(opts.cursor)
     const plan = this.plan(q)
     if (!plan) return { items: [] }
@@ -143,6 +144,10 @@ export class ManyToMany {
    * ordered by the other subject's string. Reads every matching linking record (see maxScan).
    */
   counts(q: ManyToManyQuery, opts: { limit: number; cursor?: string }): ManyToManyPage<OtherSubjectCount> {
+    return this.reader.snapshot(() => this.countsNow(q, opts))
+  }
+
+  private countsNow(q: ManyToManyQuery, opts: { limit: number; cursor?: string }): ManyToManyPage<OtherSubjectCount> {
     const after = opts.cursor === undefined ? undefined : decodeSubjectCursor(opts.cursor)
     const plan = this.plan(q)
     if (!plan) return { items: [] }
@@ -182,7 +187,8 @@ export class ManyToMany {
     if (q.dids?.length) {
       const didIds = this.reader.didIds(q.dids)
       if (didIds.length === 0) return undefined
-      const positions = this.collect(didIds.flatMap((didId) => this.ofDid(targetId, sourceId, didId)))
+      const reads = this.reader.accountReads(targetId, sourceId)
+      const positions = this.collect(didIds.flatMap((didId) => this.ofDid(reads, targetId, sourceId, didId)))
       return { ...base, candidates: (from) => fromPosition(positions, from) }
     }
     if (others) {
@@ -222,8 +228,8 @@ export class ManyToMany {
     for (const [rkey, didId] of rows as Iterable<[string, number]>) yield { rkey: rkeyFromText(rkey), didId }
   }
 
-  private ofDid(targetId: number, sourceId: number, didId: number): Position[] {
-    const rkeys = this.s.ofDid.all(targetId, sourceId, didId, this.maxScan + 1) as string[]
+  private ofDid(reads: AccountReads, targetId: number, sourceId: number, didId: number): Position[] {
+    const rkeys = reads.oldest.all(targetId, sourceId, didId, this.maxScan + 1) as string[]
     return rkeys.map((rkey) => ({ rkey: rkeyFromText(rkey), didId }))
   }
 

@@ -6,6 +6,7 @@ import { formatSource, type Source } from '../links/source.js'
 import type { StoreHandle } from './open.js'
 import { comparePosition, decodePosition, encodePosition, type Position } from './page-cursor.js'
 import { decodeDid, encodeDid } from './did-codec.js'
+import { accountOrderTable, type LinkTable } from './did-order.js'
 import { decodeTarget, encodeTarget } from './target-codec.js'
 import { encodeRkey, RKEY_AS_TEXT, rkeyFromText } from './tid.js'
 import { TwoGenerationCache } from './two-generation-cache.js'
@@ -57,23 +58,30 @@ const MAX_DID_SCAN = 20_000
 /** The links to a (target, source), to be completed with a cursor condition, order and limit. */
 export const LINKS_TO_KEY = `SELECT ${RKEY_AS_TEXT} AS k, did_id FROM links_by_time WHERE target_id = ? AND source_id = ?`
 
-/** Keyset walks of one account's links to a (target, source), in both orders, from a cursor. */
-function didWalks(db: Database.Database) {
+/**
+ * Reads of one account's links to a (target, source) in either table (did-order.ts): keyset walks
+ * in both orders from a cursor, a count, and whether it has a link newer than a key.
+ */
+function accountReads(db: Database.Database, table: LinkTable): AccountReads {
+  const account = `FROM ${table} WHERE target_id = ? AND source_id = ? AND did_id = ?`
   const walk = (cond: string, order: string) =>
-    db
-      .prepare(
-        `SELECT ${RKEY_AS_TEXT} AS k FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ?${cond} ORDER BY rkey ${order} LIMIT ?`,
-      )
-      .pluck()
+    db.prepare(`SELECT ${RKEY_AS_TEXT} AS k ${account}${cond} ORDER BY rkey ${order} LIMIT ?`).pluck()
   return {
-    didNewest: walk('', 'DESC'),
-    didOldest: walk('', 'ASC'),
-    didNewestBefore: walk(' AND rkey < ?', 'DESC'),
-    didNewestFrom: walk(' AND rkey <= ?', 'DESC'),
-    didOldestAfter: walk(' AND rkey > ?', 'ASC'),
-    didOldestFrom: walk(' AND rkey >= ?', 'ASC'),
+    count: db.prepare(`SELECT count(*) ${account}`).pluck(),
+    hasNewer: db.prepare(`SELECT 1 ${account} AND rkey > ? LIMIT 1`).pluck(),
+    newest: walk('', 'DESC'),
+    oldest: walk('', 'ASC'),
+    newestBefore: walk(' AND rkey < ?', 'DESC'),
+    newestFrom: walk(' AND rkey <= ?', 'DESC'),
+    oldestAfter: walk(' AND rkey > ?', 'ASC'),
+    oldestFrom: walk(' AND rkey >= ?', 'ASC'),
   }
 }
+
+export type AccountReads = Record<
+  'count' | 'hasNewer' | 'newest' | 'oldest' | 'newestBefore' | 'newestFrom' | 'oldestAfter' | 'oldestFrom',
+  Database.Statement
+>
 
 /**
  * Read side of the index. Runs on its own connection; WAL lets it read a consistent snapshot
@@ -88,9 +96,11 @@ export class Reader {
   private didIdCache = new TwoGenerationCache<string, number>(ID_CACHE)
   private collectionIds = new TwoGenerationCache<string, number>(ID_CACHE)
   private sourceIdCache = new TwoGenerationCache<string, number>(ID_CACHE)
+  private readonly inSnapshot: (fn: () => unknown) => unknown
 
   constructor(readonly store: StoreHandle) {
     const db: Database.Database = store.sqlite
+    this.inSnapshot = db.transaction((fn: () => unknown) => fn())
     this.s = {
       didId: db.prepare('SELECT id FROM dids WHERE did = ?').pluck(),
       didName: db.prepare('SELECT did FROM dids WHERE id = ?').pluck(),
@@ -109,13 +119,7 @@ export class Reader {
       newestBefore: db.prepare(`${LINKS_TO_KEY} AND (rkey, did_id) < (?, ?) ORDER BY rkey DESC, did_id DESC LIMIT ?`).raw(),
       oldest: db.prepare(`${LINKS_TO_KEY} ORDER BY rkey, did_id LIMIT ?`).raw(),
       oldestAfter: db.prepare(`${LINKS_TO_KEY} AND (rkey, did_id) > (?, ?) ORDER BY rkey, did_id LIMIT ?`).raw(),
-      countOfDid: db
-        .prepare('SELECT count(*) FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ?')
-        .pluck(),
-      ...didWalks(db),
-      didHasNewer: db
-        .prepare('SELECT 1 FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ? AND rkey > ? LIMIT 1')
-        .pluck(),
+      account: { links_by_did: accountReads(db, 'links_by_did'), links_by_time: accountReads(db, 'links_by_time') },
       meta: db.prepare('SELECT key, value FROM meta'),
       maxDid: db.prepare('SELECT coalesce(max(id), 0) FROM dids').pluck(),
       maxTarget: db.prepare('SELECT coalesce(max(id), 0) FROM targets').pluck(),
@@ -179,6 +183,10 @@ export class Reader {
 
   /** Linking records, newest first (or oldest first with reverse), optionally only from some DIDs. */
   backlinks(key: LinkKey, opts: { limit: number; cursor?: string; reverse?: boolean; dids?: string[] }): Page<LinkRecord> {
+    return this.snapshot(() => this.backlinksNow(key, opts))
+  }
+
+  private backlinksNow(key: LinkKey, opts: { limit: number; cursor?: string; reverse?: boolean; dids?: string[] }): Page<LinkRecord> {
     const after = opts.cursor ? decodePosition(opts.cursor) : undefined
     if (key.targetId === undefined || key.sourceId === undefined) return { total: 0, items: [] }
     const reverse = !!opts.reverse
@@ -186,8 +194,9 @@ export class Reader {
     let total: number
     if (opts.dids?.length) {
       const didIds = this.didIds(opts.dids)
-      total = didIds.reduce((n, d) => n + (this.s.countOfDid.get(key.targetId, key.sourceId, d) as number), 0)
-      positions = this.walkDids(key.targetId, key.sourceId, didIds, after, opts.limit + 1, reverse)
+      const reads = this.accountReads(key.targetId, key.sourceId)
+      total = didIds.reduce((n, d) => n + (reads.count.get(key.targetId, key.sourceId, d) as number), 0)
+      positions = this.walkDids(reads, key.targetId, key.sourceId, didIds, after, opts.limit + 1, reverse)
     } else {
       total = this.counts(key).records
       positions = this.walk(key.targetId, key.sourceId, after, opts.limit + 1, reverse)
@@ -204,6 +213,10 @@ export class Reader {
    * One page reads at most MAX_DID_SCAN links; a page cut short by that still has a cursor.
    */
   linkingDids(key: LinkKey, opts: { limit: number; cursor?: string }): Page<DidString> {
+    return this.snapshot(() => this.linkingDidsNow(key, opts))
+  }
+
+  private linkingDidsNow(key: LinkKey, opts: { limit: number; cursor?: string }): Page<DidString> {
     let after = opts.cursor ? decodePosition(opts.cursor) : undefined
     if (key.targetId === undefined || key.sourceId === undefined) return { total: 0, items: [] }
     const total = this.counts(key).dids
@@ -212,7 +225,7 @@ export class Reader {
     // cursor; only with a cursor can it have a newer one on an earlier page, so only then is a
     // first sighting checked against the index (one probe per account, none on the first page).
     const seen = new Set<number>()
-    const fromStart = after === undefined
+    const reads = after === undefined ? undefined : this.accountReads(key.targetId, key.sourceId)
     // Most accounts link a subject once, so the first read is sized for the page; repeats make
     // the next reads larger.
     let chunk = opts.limit + 9
@@ -224,7 +237,7 @@ export class Reader {
         after = p
         if (seen.has(p.didId)) continue
         seen.add(p.didId)
-        if (fromStart || this.s.didHasNewer.get(key.targetId, key.sourceId, p.didId, encodeRkey(p.rkey)) === undefined) found.push(p)
+        if (!reads || reads.hasNewer.get(key.targetId, key.sourceId, p.didId, encodeRkey(p.rkey)) === undefined) found.push(p)
         if (found.length > opts.limit) break
       }
       if (rows.length < chunk) {
@@ -238,6 +251,20 @@ export class Reader {
     return page
   }
 
+
+  /** Runs fn's reads on one snapshot of the database (a read transaction), so that they agree. */
+  snapshot<T>(fn: () => T): T {
+    return this.store.sqlite.inTransaction ? fn() : (this.inSnapshot(fn) as T)
+  }
+
+  /**
+   * The reads of one account's links to a pair: its account order if it keeps one, else its few
+   * links_by_time rows (did-order.ts). Call inside snapshot(), with the reads that use them.
+   */
+  accountReads(targetId: number, sourceId: number): AccountReads {
+    const records = (this.s.count.get(targetId, sourceId) as { records: number } | undefined)?.records ?? 0
+    return this.s.account[accountOrderTable(records)]
+  }
 
   stats(): IndexStats {
     const meta = new Map((this.s.meta.all() as Array<{ key: string; value: number }>).map((r) => [r.key, r.value]))
@@ -306,20 +333,20 @@ export class Reader {
 
   /**
    * A page of the links of some accounts, in (rkey, did) order: each account's links come from its
-   * own keyset walk of links_by_did (at most n each), so an account with a million links to the
-   * subject costs no more than one with a few.
+   * own keyset walk (at most n each), so an account with a million links to the subject costs no
+   * more than one with a few.
    */
-  private walkDids(targetId: number, sourceId: number, didIds: number[], after: Position | undefined, n: number, reverse: boolean): Position[] {
+  private walkDids(reads: AccountReads, targetId: number, sourceId: number, didIds: number[], after: Position | undefined, n: number, reverse: boolean): Position[] {
     const out: Position[] = []
     for (const didId of didIds) {
       let rkeys: string[]
-      if (!after) rkeys = (reverse ? this.s.didOldest : this.s.didNewest).all(targetId, sourceId, didId, n) as string[]
+      if (!after) rkeys = (reverse ? reads.oldest : reads.newest).all(targetId, sourceId, didId, n) as string[]
       else {
         // Past the cursor (rkey, did) in walk order: an equal rkey counts only on the far side of the did.
         const inclusive = reverse ? didId > after.didId : didId < after.didId
         const stmt = reverse
-          ? inclusive ? this.s.didOldestFrom : this.s.didOldestAfter
-          : inclusive ? this.s.didNewestFrom : this.s.didNewestBefore
+          ? inclusive ? reads.oldestFrom : reads.oldestAfter
+          : inclusive ? reads.newestFrom : reads.newestBefore
         rkeys = stmt.all(targetId, sourceId, didId, encodeRkey(after.rkey), n) as string[]
       }
       for (const rkey of rkeys) out.push({ rkey: rkeyFromText(rkey), didId })

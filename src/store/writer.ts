@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3'
 import type { ExtractedLink } from '../links/types.js'
 import { BatchBuffer, byDidOrder, byTimeOrder, recordOrder, type LinkOp } from './batch-buffer.js'
+import { accountOrderTable, type LinkTable } from './did-order.js'
 import { Interner, type DidEntry } from './interner.js'
 import type { StoreHandle } from './open.js'
 import { encodeRkey } from './tid.js'
@@ -70,14 +71,18 @@ export class Writer {
       insDid: db.prepare('INSERT OR IGNORE INTO links_by_did (target_id, source_id, did_id, rkey) VALUES (?, ?, ?, ?)'),
       delTime: db.prepare('DELETE FROM links_by_time WHERE target_id = ? AND source_id = ? AND rkey = ? AND did_id = ?'),
       delDid: db.prepare('DELETE FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ? AND rkey = ?'),
-      didHasAny: db.prepare('SELECT 1 FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ? LIMIT 1').pluck(),
-      bumpCount: db
-        .prepare(
-          `INSERT INTO link_counts (target_id, source_id, records, dids) VALUES (?, ?, ?, ?)
-           ON CONFLICT DO UPDATE SET records = records + excluded.records, dids = dids + excluded.dids
-           RETURNING records`,
-        )
-        .pluck(),
+      copyToDidOrder: db.prepare(
+        `INSERT INTO links_by_did (target_id, source_id, did_id, rkey)
+         SELECT target_id, source_id, did_id, rkey FROM links_by_time WHERE target_id = ? AND source_id = ?`,
+      ),
+      dropDidOrder: db.prepare('DELETE FROM links_by_did WHERE target_id = ? AND source_id = ?'),
+      /** An account's links to a pair, counted up to a limit, in either table. */
+      accountLinks: {
+        links_by_did: countUpTo(db, 'links_by_did'),
+        links_by_time: countUpTo(db, 'links_by_time'),
+      } satisfies Record<LinkTable, Database.Statement>,
+      getCount: db.prepare('SELECT records, dids FROM link_counts WHERE target_id = ? AND source_id = ?').raw(),
+      putCount: db.prepare('INSERT OR REPLACE INTO link_counts (target_id, source_id, records, dids) VALUES (?, ?, ?, ?)'),
       dropCount: db.prepare('DELETE FROM link_counts WHERE target_id = ? AND source_id = ?'),
       setDid: db.prepare('UPDATE dids SET rev = ?, status = ? WHERE id = ?'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
@@ -392,38 +397,48 @@ export class Writer {
   }
 
   /**
-   * Mirrors applied changes into links_by_did, one (target, source, did) group at a time: whether
-   * the account links there before and after the group gives the distinct-DID count change.
+   * Mirrors applied changes into links_by_did and the counts, one (target, source) pair at a time.
+   * A pair crossing DID_ORDER_ABOVE gets its account order copied from links_by_time or dropped.
+   * Whether an account links the pair after its changes (counted in the table that now answers
+   * account reads), less what it added, plus what it removed, gives whether it linked before:
+   * the distinct-account count's change.
    */
   private flushLinksByDid(applied: LinkOp[]): void {
     applied.sort(byDidOrder)
-    const counts = new Map<string, { targetId: number; sourceId: number; records: number; dids: number }>()
     for (let i = 0; i < applied.length; ) {
-      const first = applied[i]
-      const { targetId, sourceId, didId } = first
-      const linkedBefore = this.s.didHasAny.get(targetId, sourceId, didId) !== undefined
-      let records = 0
-      let onlyAdds = true
-      for (; i < applied.length; i++) {
-        const op = applied[i]
-        if (op.targetId !== targetId || op.sourceId !== sourceId || op.didId !== didId) break
-        if (op.delta > 0) this.s.insDid.run(targetId, sourceId, didId, op.rkey)
-        else this.s.delDid.run(targetId, sourceId, didId, op.rkey)
-        records += op.delta > 0 ? 1 : -1
-        onlyAdds &&= op.delta > 0
+      const { targetId, sourceId } = applied[i]
+      let end = i
+      let delta = 0
+      for (; end < applied.length && applied[end].targetId === targetId && applied[end].sourceId === sourceId; end++) {
+        delta += applied[end].delta
       }
-      const linkedAfter = onlyAdds || this.s.didHasAny.get(targetId, sourceId, didId) !== undefined
-      const key = `${targetId}|${sourceId}`
-      const c = counts.get(key) ?? { targetId, sourceId, records: 0, dids: 0 }
-      c.records += records
-      c.dids += Number(linkedAfter) - Number(linkedBefore)
-      counts.set(key, c)
-      this.linksDelta += records
-    }
-    for (const c of counts.values()) {
-      if (c.records === 0 && c.dids === 0) continue
-      const left = this.s.bumpCount.get(c.targetId, c.sourceId, c.records, c.dids) as number
-      if (left <= 0) this.s.dropCount.run(c.targetId, c.sourceId)
+      const [recordsBefore, didsBefore] = (this.s.getCount.get(targetId, sourceId) as [number, number] | undefined) ?? [0, 0]
+      const records = recordsBefore + delta
+      const table = accountOrderTable(records)
+      const hadTable = accountOrderTable(recordsBefore)
+      if (table === 'links_by_did' && hadTable === 'links_by_time') this.s.copyToDidOrder.run(targetId, sourceId)
+      else if (table === 'links_by_time' && hadTable === 'links_by_did') this.s.dropDidOrder.run(targetId, sourceId)
+      let dids = didsBefore
+      while (i < end) {
+        const didId = applied[i].didId
+        let added = 0
+        let removed = 0
+        for (; i < end && applied[i].didId === didId; i++) {
+          const op = applied[i]
+          if (op.delta > 0) added++
+          else removed++
+          if (table === hadTable && table === 'links_by_did') {
+            if (op.delta > 0) this.s.insDid.run(targetId, sourceId, didId, op.rkey)
+            else this.s.delDid.run(targetId, sourceId, didId, op.rkey)
+          }
+        }
+        // Counted up to added + 1: more than that means it linked before too, whatever it removed.
+        const now = this.s.accountLinks[table].get(targetId, sourceId, didId, added + 1) as number
+        dids += Number(now > 0) - Number(now - added + removed > 0)
+      }
+      if (records > 0) this.s.putCount.run(targetId, sourceId, records, dids)
+      else this.s.dropCount.run(targetId, sourceId)
+      this.linksDelta += delta
     }
   }
 
@@ -438,6 +453,12 @@ export class Writer {
     if (host === undefined) this.store.sqlite.prepare("DELETE FROM meta WHERE key = 'cursor_host'").run()
     else this.store.sqlite.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor_host', ?)").run(host)
   }
+}
+
+function countUpTo(db: Database.Database, table: LinkTable): Database.Statement {
+  return db
+    .prepare(`SELECT count(*) FROM (SELECT 1 FROM ${table} WHERE target_id = ? AND source_id = ? AND did_id = ? LIMIT ?)`)
+    .pluck()
 }
 
 function pairKey(p: Pair): string {

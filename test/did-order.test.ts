@@ -1,0 +1,160 @@
+// The account order (links_by_did) is kept only for pairs of more than DID_ORDER_ABOVE links:
+// a subject whose links cross that line in both directions, against a model of its links.
+import Database from 'better-sqlite3'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { Indexer } from '../src/indexer/indexer.js'
+import { parseSource } from '../src/links/source.js'
+import { DID_ORDER_ABOVE } from '../src/store/did-order.js'
+import { openStore, type StoreHandle } from '../src/store/open.js'
+import { Reader, type LinkKey } from '../src/store/reader.js'
+import { Writer } from '../src/store/writer.js'
+import { account, del, did, follow, lines } from './helpers/events.js'
+
+const FOLLOW = parseSource('app.bsky.graph.follow:subject')!
+
+/** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+interface Link {
+  did: string
+  rkey: string
+}
+
+/** Every listing of the subject agrees with the model, and links_by_did holds it only when large. */
+function check(store: StoreHandle, reader: Reader, key: LinkKey, model: Link[], accounts: string[], label: string) {
+  const rows = (table: string) =>
+    store.sqlite
+      .prepare(`SELECT count(*) FROM ${table} WHERE target_id = ? AND source_id = ?`)
+      .pluck()
+      .get(key.targetId, key.sourceId) as number
+  const byDid = rows('links_by_did')
+  assert.equal(byDid, model.length > DID_ORDER_ABOVE ? model.length : 0, `${label}: links_by_did rows`)
+  assert.equal(rows('links_by_time'), model.length, `${label}: links_by_time rows`)
+  const linkers = new Set(model.map((l) => l.did))
+  assert.deepEqual(reader.counts(key), { records: model.length, dids: linkers.size }, `${label}: counts`)
+
+  // Newest first: rkeys are TIDs of increasing time, so the model's order is the rkey order.
+  const newest = [...model].sort((a, b) => (a.rkey < b.rkey ? 1 : a.rkey > b.rkey ? -1 : 0))
+  const asked = accounts.slice(0, 3)
+  for (const reverse of [false, true]) {
+    const want = newest.filter((l) => asked.includes(l.did)).map((l) => `${l.did}/${l.rkey}`)
+    if (reverse) want.reverse()
+    const seen: string[] = []
+    let cursor: string | undefined
+    do {
+      const page = reader.backlinks(key, { limit: 4, cursor, reverse, dids: asked })
+      assert.equal(page.total, want.length, `${label}: filtered total`)
+      seen.push(...page.items.map((r) => `${r.did}/${r.rkey}`))
+      cursor = page.cursor
+    } while (cursor)
+    assert.deepEqual(seen, want, `${label}: filtered backlinks, reverse ${reverse}`)
+  }
+
+  const distinct: string[] = []
+  for (const l of newest) if (!distinct.includes(l.did)) distinct.push(l.did)
+  const listed: string[] = []
+  let cursor: string | undefined
+  do {
+    const page = reader.linkingDids(key, { limit: 2, cursor })
+    listed.push(...page.items)
+    cursor = page.cursor
+  } while (cursor)
+  assert.deepEqual(listed, distinct, `${label}: distinct accounts`)
+}
+
+test('a subject crossing the account-order threshold both ways keeps every listing and count exact', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'backlinks-did-order-'))
+  try {
+    const path = join(dir, 'index.sqlite')
+    const store = await openStore(path)
+    const readStore = await openStore(path, { readOnly: true })
+    const indexer = new Indexer(new Writer(store))
+    const reader = new Reader(readStore)
+    const subject = did('subject')
+    const accounts = Array.from({ length: 12 }, (_, i) => did(`acct${i}`))
+    const rand = random(7)
+    let model: Link[] = []
+    const key = () => reader.key(subject, FOLLOW)
+    // Up past the line, down below it, and up again; each batch both adds and removes.
+    for (const goal of [90, 40, 70, 10, 66, 64, 65]) {
+      while (model.length !== goal) {
+        const events: object[] = []
+        const size = 1 + Math.floor(rand() * Math.min(20, Math.abs(goal - model.length) + 2))
+        for (let i = 0; i < size; i++) {
+          const grow = model.length < goal ? rand() < 0.85 : rand() < 0.15
+          if (grow || model.length === 0) {
+            const e = follow(accounts[Math.floor(rand() * accounts.length)]!, subject)
+            model.push({ did: e.did, rkey: e.commit.rkey })
+            events.push(e)
+          } else {
+            const [gone] = model.splice(Math.floor(rand() * model.length), 1)
+            events.push(del(gone!.did, 'app.bsky.graph.follow', gone!.rkey))
+          }
+        }
+        indexer.applyLines(lines(events))
+        check(store, reader, key(), model, accounts, `at ${model.length} links`)
+      }
+    }
+
+    // Hiding an account removes its links from both orders; showing it brings them back.
+    const hidden = accounts[0]!
+    indexer.applyLines(lines([account(hidden, false, 'deactivated')]))
+    indexer.runAccountJobs()
+    check(store, reader, key(), model.filter((l) => l.did !== hidden), accounts, 'one account hidden')
+    indexer.applyLines(lines([account(hidden, true)]))
+    indexer.runAccountJobs()
+    check(store, reader, key(), model, accounts, 'shown again')
+    await readStore.close()
+    await store.close()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('migration 004 keeps the account order of large subjects only, and reads agree before and after', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'backlinks-did-order-'))
+  try {
+    const path = join(dir, 'index.sqlite')
+    let store = await openStore(path)
+    const big = did('big')
+    const small = did('small')
+    const accounts = Array.from({ length: DID_ORDER_ABOVE + 6 }, (_, i) => did(`f${i}`))
+    new Indexer(new Writer(store)).applyLines(
+      lines([...accounts.map((a) => follow(a, big)), ...accounts.slice(0, 5).map((a) => follow(a, small))]),
+    )
+    await store.close()
+
+    // The previous version kept every pair in account order.
+    const raw = new Database(path)
+    raw.exec(`INSERT OR IGNORE INTO links_by_did SELECT target_id, source_id, did_id, rkey FROM links_by_time;
+      DELETE FROM kysely_migration WHERE name = '2026-11-27-004-account-order-for-large-subjects'`)
+    const all = raw.prepare('SELECT count(*) FROM links_by_did').pluck().get()
+    assert.equal(all, accounts.length + 5)
+    raw.close()
+
+    store = await openStore(path)
+    const reader = new Reader(store)
+    const rows = store.sqlite.prepare('SELECT count(*) FROM links_by_did').pluck().get()
+    assert.equal(rows, accounts.length, 'only the large pair keeps its account order')
+    for (const [subject, n] of [[big, accounts.length], [small, 5]] as const) {
+      const key = reader.key(subject, FOLLOW)
+      assert.deepEqual(reader.counts(key), { records: n, dids: n })
+      const page = reader.backlinks(key, { limit: 10, dids: [accounts[1]!, accounts[3]!] })
+      assert.deepEqual(page.items.map((r) => r.did), [accounts[3], accounts[1]])
+    }
+    await store.close()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
