@@ -62,10 +62,13 @@ describe('bench stream server', () => {
     server.pace(1000);
     await new Promise((r) => setTimeout(r, 500));
     server.pause();
-    const sent = got.length;
+    const sent = server.sent;
     // Loose bounds (no timing assertion): unpaced, the server sends tens of thousands in 0.5 s.
     assert.ok(sent > 0 && sent <= 2000, `${sent} events in 0.5 s at 1000/s`);
+    // What was sent before the pause may still be in flight; nothing is sent after it.
+    await until(() => got.length >= sent);
     await new Promise((r) => setTimeout(r, 200));
+    assert.equal(server.sent, sent);
     assert.equal(got.length, sent);
     ws.terminate();
   });
