@@ -2,6 +2,8 @@
 // meet the size and ingest targets") on a real index: the three per-link structures of a database
 // are written again, each as rows of up to --block entries per key prefix, delta-encoded, into a
 // new SQLite file, and both layouts are measured with dbstat. Nothing else of the store changes.
+// The store has since adopted two of its steps (did-order.ts, record-blocks.ts); the packed time
+// order is the one it projects that the store does not have.
 //   node dist/bench/packed-size.js --db PATH [--block 64]
 // (a database from `npm run bench -- --keep`, or a service's own, read only).
 import Database from 'better-sqlite3'
@@ -10,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { unpackBlock } from '../src/store/record-blocks.js'
 import { pushVarint } from '../src/store/varint.js'
 
 type Rkey = Buffer | string
@@ -127,6 +130,14 @@ const SCHEMA = `
 
 const DID_ORDER = 'SELECT target_id, source_id, did_id, rkey FROM links_by_did'
 
+/** The forward index a record at a time (the store keeps it in blocks of its own, record-blocks.ts). */
+function* recordRows(db: Database.Database): Iterable<unknown[]> {
+  const blocks = db.prepare('SELECT did_id, collection_id, first, entries FROM records').raw().iterate() as Iterable<[number, number, Rkey, Buffer]>
+  for (const [didId, collectionId, first, entries] of blocks) {
+    for (const e of unpackBlock(first, entries)) yield [didId, collectionId, e.rkey, e.links]
+  }
+}
+
 const blocksBytes = (structures: PackedSize['structures'], table: string) => structures.find((s) => s.table === table)!.packed
 
 const pageBytes = (db: Database.Database) =>
@@ -162,7 +173,7 @@ export function packedSize(dbPath: string, size: number): PackedSize {
       links_by_did_large: packTable(rows(DID_ORDER), size, didOrderEncoder(), insert('links_by_did_large', 4), true),
       // Forward index: (length, rkey distance, packed links) per record.
       records: packTable(
-        rows('SELECT did_id, collection_id, rkey, links FROM records'),
+        recordRows(source),
         size,
         ([, , rkey, packed], b) => {
           pushRkey(b.entries, rkey as Rkey, b.count === 0 ? (rkey as Rkey) : b.previous, (packed as Buffer).length)

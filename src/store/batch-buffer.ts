@@ -1,7 +1,7 @@
 export type Rkey = Buffer | string
 
 /** SQLite's order for the rkey column: TEXT (binary) before BLOB (memcmp). */
-function compareRkey(a: Rkey, b: Rkey): number {
+export function compareRkey(a: Rkey, b: Rkey): number {
   if (typeof a === 'string') {
     if (typeof b !== 'string') return -1
     return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))

@@ -2,6 +2,7 @@ import type { NsidString } from '@atproto/syntax'
 import type Database from 'better-sqlite3'
 import { comparePosition, decodePosition, encodePosition, InvalidCursorError, type Position } from './page-cursor.js'
 import { LINKS_TO_KEY, type AccountReads, type LinkKey, type LinkRecord, type Reader } from './reader.js'
+import { blockStatements, recordLinks, type BlockStatements } from './record-blocks.js'
 import { encodeRkey, rkeyFromText } from './tid.js'
 import { unpackPairs } from './varint.js'
 
@@ -76,14 +77,15 @@ export function manyToMany(reader: Reader): ManyToMany {
 
 export class ManyToMany {
   private s
+  private readonly blocks: BlockStatements
 
   constructor(
     private readonly reader: Reader,
     readonly maxScan = DEFAULT_MAX_SCAN,
   ) {
     const db: Database.Database = reader.store.sqlite
+    this.blocks = blockStatements(db)
     this.s = {
-      forward: db.prepare('SELECT links FROM records WHERE did_id = ? AND collection_id = ? AND rkey = ?').pluck(),
       // Newest first, starting at a position (inclusive) so a page can resume inside a record.
       walk: db.prepare(`${LINKS_TO_KEY} ORDER BY rkey DESC, did_id DESC`).raw(),
       walkFrom: db.prepare(`${LINKS_TO_KEY} AND (rkey, did_id) <= (?, ?) ORDER BY rkey DESC, did_id DESC`).raw(),
@@ -212,7 +214,7 @@ export class ManyToMany {
 
   /** Other target ids of one linking record, ascending (a stable order inside the record). */
   private others(plan: Plan, pos: Position): number[] {
-    const blob = this.s.forward.get(pos.didId, plan.collectionId, encodeRkey(pos.rkey)) as Buffer | undefined
+    const blob = recordLinks(this.blocks, pos.didId, plan.collectionId, encodeRkey(pos.rkey))
     if (!blob) return []
     const out: number[] = []
     for (const [source, target] of unpackPairs(blob)) {

@@ -1,10 +1,13 @@
 import { Kysely, sql } from 'kysely'
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration'
+import type Database from 'better-sqlite3'
 import { DID_ORDER_ABOVE } from './did-order.js'
+import { migrateRecordBlocks } from './migrate-record-blocks.js'
 import type { Schema } from './schema.js'
 
-// Migrations are listed here (not read from a folder) so they work from any install path.
-const migrations: Record<string, Migration> = {
+// Migrations are listed here (not read from a folder) so they work from any install path. Those
+// that need more than SQL run on the connection itself (synchronous, like every other writer step).
+const migrations = (sqlite: Database.Database): Record<string, Migration> => ({
   '2026-11-27-001-initial': {
     async up(db: Kysely<any>) {
       await db.schema
@@ -106,11 +109,15 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
-}
+  '2026-11-27-005-record-blocks': {
+    async up() {
+      migrateRecordBlocks(sqlite)
+    },
+  },
+})
 
-const provider: MigrationProvider = { getMigrations: async () => migrations }
-
-export async function migrateToLatest(db: Kysely<Schema>): Promise<void> {
+export async function migrateToLatest(db: Kysely<Schema>, sqlite: Database.Database): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(sqlite) }
   const migrator = new Migrator({ db, provider })
   const { error, results } = await migrator.migrateToLatest()
   const failed = results?.find((r) => r.status === 'Error')

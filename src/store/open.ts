@@ -43,7 +43,7 @@ export async function openStore(path: string, opts: OpenOptions = {}): Promise<S
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) })
   if (!opts.readOnly) {
     registerDidFunctions(sqlite)
-    await migrateToLatest(db)
+    await migrateToLatest(db, sqlite)
   }
   return {
     sqlite,

@@ -27,11 +27,12 @@ export interface TargetsTable {
   key: Buffer // see target-codec.ts
 }
 
+/** The forward index used by deletes and updates, in blocks of an account's records (record-blocks.ts). */
 export interface RecordsTable {
   did_id: number
   collection_id: number
-  rkey: RkeyValue
-  links: Buffer // varint pairs (source_id, target_id): the forward index used by deletes and updates
+  first: RkeyValue // the block's first record key
+  entries: Buffer // each record's key and links (varint pairs source_id, target_id)
 }
 
 export interface LinksByTimeTable {

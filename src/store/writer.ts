@@ -1,15 +1,33 @@
 import type Database from 'better-sqlite3'
 import type { ExtractedLink } from '../links/types.js'
-import { BatchBuffer, byDidOrder, byTimeOrder, recordOrder, type LinkOp } from './batch-buffer.js'
+import { BatchBuffer, byDidOrder, byTimeOrder, compareRkey, recordOrder, type LinkOp } from './batch-buffer.js'
 import { accountOrderTable, type LinkTable } from './did-order.js'
 import { Interner, type DidEntry } from './interner.js'
 import type { StoreHandle } from './open.js'
+import {
+  blockStatements,
+  findEntry,
+  packBlocks,
+  recordLinks,
+  unpackBlock,
+  type BlockStatements,
+  type RecordEntry,
+} from './record-blocks.js'
 import { encodeRkey } from './tid.js'
 import { packPairs, unpackPairs } from './varint.js'
 
 export type { DidEntry }
 type Rkey = Buffer | string
 type Pair = [sourceId: number, targetId: number]
+
+/** A block of the forward index being changed: where it was stored, its records, where the next begins. */
+interface OpenBlock {
+  didId: number
+  collectionId: number
+  stored?: Rkey
+  entries: RecordEntry[]
+  next?: Rkey
+}
 
 /**
  * Most buffered link and record changes in an ingest span: ~340 bytes each in the writer's heap
@@ -52,6 +70,7 @@ export class Writer {
   private s
 
   private readonly spanMaxMs: number
+  private readonly blocks: BlockStatements
 
   constructor(
     readonly store: StoreHandle,
@@ -60,13 +79,13 @@ export class Writer {
     this.spanMaxMs = opts.spanMaxMs ?? 5000
     const db: Database.Database = store.sqlite
     this.ids = new Interner(db)
+    this.blocks = blockStatements(db)
     this.s = {
       begin: db.prepare('BEGIN'),
       commit: db.prepare('COMMIT'),
       rollback: db.prepare('ROLLBACK'),
-      getRecord: db.prepare('SELECT links FROM records WHERE did_id = ? AND collection_id = ? AND rkey = ?').pluck(),
-      putRecord: db.prepare('INSERT OR REPLACE INTO records (did_id, collection_id, rkey, links) VALUES (?, ?, ?, ?)'),
-      delRecord: db.prepare('DELETE FROM records WHERE did_id = ? AND collection_id = ? AND rkey = ?'),
+      putBlock: db.prepare('INSERT OR REPLACE INTO records (did_id, collection_id, first, entries) VALUES (?, ?, ?, ?)'),
+      delBlock: db.prepare('DELETE FROM records WHERE did_id = ? AND collection_id = ? AND first = ?'),
       insTime: db.prepare('INSERT OR IGNORE INTO links_by_time (target_id, source_id, rkey, did_id) VALUES (?, ?, ?, ?)'),
       insDid: db.prepare('INSERT OR IGNORE INTO links_by_did (target_id, source_id, did_id, rkey) VALUES (?, ?, ?, ?)'),
       delTime: db.prepare('DELETE FROM links_by_time WHERE target_id = ? AND source_id = ? AND rkey = ? AND did_id = ?'),
@@ -97,14 +116,16 @@ export class Writer {
       moveJob: db.prepare('UPDATE account_jobs SET after_collection = ?, after_rkey = ? WHERE did_id = ?'),
       endJob: db.prepare('DELETE FROM account_jobs WHERE did_id = ?'),
       countJobs: db.prepare('SELECT count(*) FROM account_jobs').pluck(),
-      jobRecordsFirst: db.prepare(
-        'SELECT collection_id, rkey, links FROM records WHERE did_id = ? ORDER BY collection_id, rkey LIMIT ?',
-      ),
-      jobRecordsAfter: db.prepare(
-        `SELECT collection_id, rkey, links FROM records WHERE did_id = ? AND (collection_id, rkey) > (?, ?)
-         ORDER BY collection_id, rkey LIMIT ?`,
-      ),
-      recordKeys: db.prepare('SELECT collection_id, rkey FROM records WHERE did_id = ?'),
+      jobBlocksFirst: db
+        .prepare('SELECT collection_id, first, entries FROM records WHERE did_id = ? ORDER BY collection_id, first LIMIT ?')
+        .raw(),
+      jobBlocksAfter: db
+        .prepare(
+          `SELECT collection_id, first, entries FROM records WHERE did_id = ? AND (collection_id, first) > (?, ?)
+           ORDER BY collection_id, first LIMIT ?`,
+        )
+        .raw(),
+      accountBlocks: db.prepare('SELECT collection_id, first, entries FROM records WHERE did_id = ?').raw(),
       hasRecords: db.prepare('SELECT 1 FROM records WHERE did_id = ? LIMIT 1').pluck(),
       collectionById: db.prepare('SELECT nsid FROM collections WHERE id = ?').pluck(),
       addGap: db.prepare('INSERT INTO gaps (from_us, to_us, host, detected_at) VALUES (?, ?, ?, ?)'),
@@ -266,7 +287,12 @@ export class Writer {
     else if (prev === 'deleted' && next === null) this.s.endJob.run(entry.id)
   }
 
-  /** Works through queued account jobs, touching at most `budget` records. Returns records touched. */
+  /**
+   * Works through queued account jobs, touching at most `budget` records (whole blocks of them;
+   * more only when one block holds more).
+   * Returns records touched. A job resumes after the last block it did; a block written again
+   * meanwhile may be done twice, which changes nothing (links are added and removed idempotently).
+   */
   runAccountJobs(budget: number): number {
     let done = 0
     while (done < budget) {
@@ -277,25 +303,34 @@ export class Writer {
       const limit = budget - done
       const rows = (
         job.after_collection === null
-          ? this.s.jobRecordsFirst.all(job.did_id, limit)
-          : this.s.jobRecordsAfter.all(job.did_id, job.after_collection, job.after_rkey, limit)
-      ) as Array<{ collection_id: number; rkey: Rkey; links: Buffer }>
-      for (const row of rows) {
-        for (const p of unpackPairs(row.links)) {
-          if (job.action === 'show') this.addLink(p, row.rkey, job.did_id)
-          else this.removeLink(p, row.rkey, job.did_id)
+          ? this.s.jobBlocksFirst.all(job.did_id, limit)
+          : this.s.jobBlocksAfter.all(job.did_id, job.after_collection, job.after_rkey, limit)
+      ) as Array<[collectionId: number, first: Rkey, entries: Buffer]>
+      let last = 0
+      let full = false
+      for (; last < rows.length; last++) {
+        const [collectionId, first, blob] = rows[last]
+        const entries = unpackBlock(first, blob)
+        // Whole blocks, within the budget unless the slice would otherwise do nothing.
+        if (done > 0 && done + entries.length > budget) {
+          full = true
+          break
         }
-        if (job.action === 'purge') {
-          this.buffer.setRecord(job.did_id, row.collection_id, row.rkey, null)
-          this.recordsDelta--
+        for (const e of entries) {
+          for (const p of unpackPairs(e.links)) {
+            if (job.action === 'show') this.addLink(p, e.rkey, job.did_id)
+            else this.removeLink(p, e.rkey, job.did_id)
+          }
+          if (job.action === 'purge') {
+            this.buffer.setRecord(job.did_id, collectionId, e.rkey, null)
+            this.recordsDelta--
+          }
         }
+        done += entries.length
       }
-      done += rows.length
-      if (rows.length < limit) this.s.endJob.run(job.did_id)
-      else {
-        const last = rows[rows.length - 1]
-        this.s.moveJob.run(last.collection_id, last.rkey, job.did_id)
-      }
+      if (last === rows.length && rows.length < limit) this.s.endJob.run(job.did_id)
+      else if (last > 0) this.s.moveJob.run(rows[last - 1][0], rows[last - 1][1], job.did_id)
+      if (full) break
     }
     return done
   }
@@ -312,14 +347,16 @@ export class Writer {
   /** (collection, rkey) of every indexed record of an account: what a repo backfill may replace. */
   recordKeys(entry: DidEntry): Array<{ collection: string; rkey: Rkey }> {
     const names = new Map<number, string>()
-    return (this.s.recordKeys.all(entry.id) as Array<{ collection_id: number; rkey: Rkey }>).map((r) => {
-      let collection = names.get(r.collection_id)
+    const keys: Array<{ collection: string; rkey: Rkey }> = []
+    for (const [collectionId, first, blob] of this.s.accountBlocks.all(entry.id) as Array<[number, Rkey, Buffer]>) {
+      let collection = names.get(collectionId)
       if (collection === undefined) {
-        collection = this.s.collectionById.get(r.collection_id) as string
-        names.set(r.collection_id, collection)
+        collection = this.s.collectionById.get(collectionId) as string
+        names.set(collectionId, collection)
       }
-      return { collection, rkey: r.rkey }
-    })
+      for (const e of unpackBlock(first, blob)) keys.push({ collection, rkey: e.rkey })
+    }
+    return keys
   }
 
   getCursor(): number | undefined {
@@ -355,7 +392,7 @@ export class Writer {
   private currentLinks(didId: number, collectionId: number, rkey: Rkey, lookUp = true): Buffer | undefined {
     const op = this.buffer.record(didId, collectionId, rkey)
     if (op) return op.links ?? undefined
-    return lookUp ? (this.s.getRecord.get(didId, collectionId, rkey) as Buffer | undefined) : undefined
+    return lookUp ? recordLinks(this.blocks, didId, collectionId, rkey) : undefined
   }
 
   private addLink([sourceId, targetId]: Pair, rkey: Rkey, didId: number): void {
@@ -370,11 +407,7 @@ export class Writer {
   private flush(): void {
     const applied = this.flushLinksByTime()
     this.flushLinksByDid(applied)
-    const records = [...this.buffer.records.values()].sort(recordOrder)
-    for (const r of records) {
-      if (r.links) this.s.putRecord.run(r.didId, r.collectionId, r.rkey, r.links)
-      else this.s.delRecord.run(r.didId, r.collectionId, r.rkey)
-    }
+    this.flushRecords()
     const dids = [...this.ids.dirtyDids.values()].sort((a, b) => a.id - b.id)
     for (const d of dids) this.s.setDid.run(d.rev, d.status, d.id)
     this.ids.dirtyDids.clear()
@@ -383,6 +416,46 @@ export class Writer {
     if (this.linksDelta) this.s.addMeta.run('links', this.linksDelta)
     this.recordsDelta = 0
     this.linksDelta = 0
+  }
+
+  /** Applies the buffered record changes in key order, reading and writing each touched block once. */
+  private flushRecords(): void {
+    let block: OpenBlock | undefined
+    for (const op of [...this.buffer.records.values()].sort(recordOrder)) {
+      if (
+        block &&
+        (block.didId !== op.didId ||
+          block.collectionId !== op.collectionId ||
+          (block.next !== undefined && compareRkey(op.rkey, block.next) >= 0))
+      ) {
+        this.writeBlock(block)
+        block = undefined
+      }
+      block ??= this.openBlock(op.didId, op.collectionId, op.rkey)
+      const { found, at } = findEntry(block.entries, op.rkey)
+      if (op.links) block.entries.splice(at, found ? 1 : 0, { rkey: op.rkey, links: op.links })
+      else if (found) block.entries.splice(at, 1)
+    }
+    if (block) this.writeBlock(block)
+  }
+
+  /** The block an rkey belongs in: the last starting at or before it, else the first; or a new one. */
+  private openBlock(didId: number, collectionId: number, rkey: Rkey): OpenBlock {
+    const row = (this.blocks.atOrBefore.get(didId, collectionId, rkey) ?? this.blocks.firstBlock.get(didId, collectionId)) as
+      | [Rkey, Buffer]
+      | undefined
+    if (!row) return { didId, collectionId, entries: [] }
+    const next = this.blocks.nextFirst.get(didId, collectionId, row[0]) as Rkey | undefined
+    return { didId, collectionId, stored: row[0], entries: unpackBlock(row[0], row[1]), next }
+  }
+
+  /** Writes a changed block back, split if it outgrew BLOCK_BYTES, under a new key if its first record changed. */
+  private writeBlock(b: OpenBlock): void {
+    const blocks = packBlocks(b.entries)
+    if (b.stored !== undefined && (blocks.length === 0 || compareRkey(blocks[0].first, b.stored) !== 0)) {
+      this.s.delBlock.run(b.didId, b.collectionId, b.stored)
+    }
+    for (const k of blocks) this.s.putBlock.run(b.didId, b.collectionId, k.first, k.entries)
   }
 
   /** Applies net link changes to links_by_time; returns those that changed something. */
