@@ -2,8 +2,9 @@
 // meet the size and ingest targets") on a real index: the three per-link structures of a database
 // are written again, each as rows of up to --block entries per key prefix, delta-encoded, into a
 // new SQLite file, and both layouts are measured with dbstat. Nothing else of the store changes.
-// The store has since adopted two of its steps (did-order.ts, record-blocks.ts); the packed time
-// order is the one it projects that the store does not have.
+// The store has since adopted the account order for large subjects (did-order.ts) and blocks for
+// the forward index (record-blocks.ts), and keeps small subjects' links in their counts rows
+// (inline-links.ts); what is left to project is packing the links_by_time rows of the others.
 //   node dist/bench/packed-size.js --db PATH [--block 64]
 // (a database from `npm run bench -- --keep`, or a service's own, read only).
 import Database from 'better-sqlite3'
@@ -194,7 +195,7 @@ export function packedSize(dbPath: string, size: number): PackedSize {
     const today = [...before.values()].reduce((a, b) => a + b, 0)
     const packed = structures.reduce((sum, s) => sum - s.today + (s.table === 'links_by_did_large' ? 0 : s.packed), today)
     return {
-      links: source.prepare('SELECT count(*) FROM links_by_time').pluck().get() as number,
+      links: source.prepare("SELECT value FROM meta WHERE key = 'links'").pluck().get() as number,
       today,
       packed,
       packedLargeDidOrder: packed - blocksBytes(structures, 'links_by_did') + blocksBytes(structures, 'links_by_did_large'),

@@ -1,5 +1,6 @@
-// The account order (links_by_did) is kept only for pairs of more than DID_ORDER_ABOVE links:
-// a subject whose links cross that line in both directions, against a model of its links.
+// Where a pair keeps its links by size: in its counts row up to INLINE_MAX, as links_by_time rows
+// above, and also in account order (links_by_did) above DID_ORDER_ABOVE. A subject whose links
+// cross both lines in both directions, against a model of its links.
 import Database from 'better-sqlite3'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -9,10 +10,12 @@ import { test } from 'node:test'
 import { Indexer } from '../src/indexer/indexer.js'
 import { parseSource } from '../src/links/source.js'
 import { DID_ORDER_ABOVE } from '../src/store/did-order.js'
+import { INLINE_MAX } from '../src/store/inline-links.js'
 import { openStore, type StoreHandle } from '../src/store/open.js'
 import { Reader, type LinkKey } from '../src/store/reader.js'
 import { Writer } from '../src/store/writer.js'
 import { account, del, did, follow, lines } from './helpers/events.js'
+import { timeLinks } from './helpers/index-tables.js'
 
 const FOLLOW = parseSource('app.bsky.graph.follow:subject')!
 
@@ -40,7 +43,7 @@ function check(store: StoreHandle, reader: Reader, key: LinkKey, model: Link[], 
       .get(key.targetId, key.sourceId) as number
   const byDid = rows('links_by_did')
   assert.equal(byDid, model.length > DID_ORDER_ABOVE ? model.length : 0, `${label}: links_by_did rows`)
-  assert.equal(rows('links_by_time'), model.length, `${label}: links_by_time rows`)
+  assert.equal(rows('links_by_time'), model.length > INLINE_MAX ? model.length : 0, `${label}: links_by_time rows`)
   const linkers = new Set(model.map((l) => l.did))
   assert.deepEqual(reader.counts(key), { records: model.length, dids: linkers.size }, `${label}: counts`)
 
@@ -87,7 +90,7 @@ test('a subject crossing the account-order threshold both ways keeps every listi
     let model: Link[] = []
     const key = () => reader.key(subject, FOLLOW)
     // Up past the line, down below it, and up again; each batch both adds and removes.
-    for (const goal of [90, 40, 70, 10, 66, 64, 65]) {
+    for (const goal of [90, 40, 70, 10, 66, 64, 65, 16, 17, 3, 80, 0, 5]) {
       while (model.length !== goal) {
         const events: object[] = []
         const size = 1 + Math.floor(rand() * Math.min(20, Math.abs(goal - model.length) + 2))
@@ -137,8 +140,9 @@ test('migration 004 keeps the account order of large subjects only, and reads ag
 
     // The previous version kept every pair in account order.
     const raw = new Database(path)
-    raw.exec(`INSERT OR IGNORE INTO links_by_did SELECT target_id, source_id, did_id, rkey FROM links_by_time;
-      DELETE FROM kysely_migration WHERE name >= '2026-11-27-004'`)
+    const insert = raw.prepare('INSERT OR IGNORE INTO links_by_did VALUES (?, ?, ?, ?)')
+    for (const [targetId, sourceId, rkey, didId] of timeLinks(raw)) insert.run(targetId, sourceId, didId, rkey)
+    raw.exec("DELETE FROM kysely_migration WHERE name >= '2026-11-27-004'")
     const all = raw.prepare('SELECT count(*) FROM links_by_did').pluck().get()
     assert.equal(all, accounts.length + 5)
     raw.close()

@@ -10,11 +10,11 @@ import { Indexer } from '../src/indexer/indexer.js'
 import { parseSource } from '../src/links/source.js'
 import { openStore } from '../src/store/open.js'
 import { Reader } from '../src/store/reader.js'
-import { BLOCK_BYTES, packBlocks, unpackBlock, type RecordEntry } from '../src/store/record-blocks.js'
+import { BLOCK_BYTES, isTail, packBlocks, unpackBlock, type RecordEntry } from '../src/store/record-blocks.js'
 import { encodeRkey } from '../src/store/tid.js'
 import { Writer } from '../src/store/writer.js'
 import { create, del, did, lines, postUri, tid, update } from './helpers/events.js'
-import { recordRows } from './helpers/index-tables.js'
+import { recordRows, timeLinks } from './helpers/index-tables.js'
 
 const LIKE = parseSource('app.bsky.feed.like:subject.uri')!
 
@@ -24,16 +24,22 @@ test('blocks round-trip any mix of keys and stay within BLOCK_BYTES', () => {
     .map(encodeRkey)
     .sort((a, b) => (typeof a === 'string' ? (typeof b === 'string' ? (a < b ? -1 : 1) : -1) : typeof b === 'string' ? 1 : Buffer.compare(a, b)))
     .map((rkey, i) => ({ rkey, links: Buffer.alloc(i * 20, i) }))
-  for (let n = 1; n <= entries.length; n++) {
-    const blocks = packBlocks(entries.slice(0, n))
-    const back = blocks.flatMap((b) => unpackBlock(b.first, b.entries))
-    assert.deepEqual(back, entries.slice(0, n))
-    for (const b of blocks) {
-      const inside = unpackBlock(b.first, b.entries)
-      assert.ok(b.entries.length <= BLOCK_BYTES || inside.length === 1, `${b.entries.length} bytes in ${inside.length} entries`)
+  for (const tail of [false, true]) {
+    for (let n = 1; n <= entries.length; n++) {
+      const blocks = packBlocks(entries.slice(0, n), tail)
+      const back = blocks.flatMap((b) => unpackBlock(b.first, b.entries))
+      assert.deepEqual(back, entries.slice(0, n))
+      blocks.forEach((b, i) => {
+        const last = i === blocks.length - 1
+        assert.equal(isTail(b.first), tail && last)
+        const inside = unpackBlock(b.first, b.entries)
+        // The tail also holds its first rkey (at most 10 bytes coded).
+        const limit = BLOCK_BYTES + (isTail(b.first) ? 10 : 0)
+        assert.ok(b.entries.length <= limit || inside.length === 1, `${b.entries.length} bytes in ${inside.length} entries`)
+      })
     }
+    assert.ok(packBlocks(entries, tail).length > 1)
   }
-  assert.ok(packBlocks(entries).length > 1)
 })
 
 test("the writer keeps an account's records in blocks through creates, updates and deletes in any order", async () => {
@@ -70,11 +76,28 @@ test("the writer keeps an account's records in blocks through creates, updates a
     })
     for (let i = 0; i < changes.length; i += 25) indexer.applyLines(lines(changes.slice(i, i + 25)))
 
-    const rows = recordRows(store)
-    assert.deepEqual(rows.map((r) => r[2]), [...model.keys()].map(encodeRkey).sort((a, b) => Buffer.compare(a as Buffer, b as Buffer)))
-    const blocks = store.sqlite.prepare('SELECT first, length(entries) AS bytes FROM records').all() as Array<{ bytes: number }>
-    assert.ok(blocks.length > 1 && blocks.length < model.size / 4, `${blocks.length} blocks for ${model.size} records`)
-    for (const b of blocks) assert.ok(b.bytes <= BLOCK_BYTES)
+    const checkBlocks = () => {
+      const rows = recordRows(store)
+      assert.deepEqual(rows.map((r) => r[2]), [...model.keys()].map(encodeRkey).sort((a, b) => Buffer.compare(a as Buffer, b as Buffer)))
+      const blocks = store.sqlite.prepare('SELECT first, length(entries) AS bytes FROM records ORDER BY first').raw().all() as Array<[Buffer | 0, number]>
+      assert.ok(blocks.length > 1 && blocks.length < model.size / 4, `${blocks.length} blocks for ${model.size} records`)
+      // One tail (it sorts first); every block within the size (the tail also holds its first key).
+      assert.deepEqual(blocks.map(([first]) => isTail(first)), blocks.map((_, i) => i === 0))
+      for (const [first, bytes] of blocks) assert.ok(bytes <= BLOCK_BYTES + (isTail(first) ? 10 : 0))
+      // The tail's key is stored as the integer 0 (no bytes), not as a REAL.
+      assert.deepEqual(store.sqlite.prepare('SELECT DISTINCT typeof(first) FROM records WHERE first = 0').pluck().all(), ['integer'])
+    }
+    checkBlocks()
+    // The newest records deleted: the emptied tail is replaced by the block before it.
+    const newest = [...model.keys()].sort().slice(-40)
+    indexer.applyLines(lines(newest.map((rkey) => del(liker, 'app.bsky.feed.like', rkey))))
+    for (const rkey of newest) model.delete(rkey)
+    checkBlocks()
+    // A record older than every block, and one newer: both found again by a delete.
+    const [oldest, latest] = [tid(1_740_000_000_000_000), tid(1_800_000_000_000_000)]
+    indexer.applyLines(lines([oldest, latest].map((rkey) => create(liker, 'app.bsky.feed.like', rkey, { subject: { uri: posts[0], cid: 'bafyreia' }, createdAt: '2026-01-01T00:00:00Z' }))))
+    indexer.applyLines(lines([oldest, latest].map((rkey) => del(liker, 'app.bsky.feed.like', rkey))))
+    checkBlocks()
     // Each post is liked exactly by the records that point at it now.
     for (let i = 0; i < posts.length; i += 7) {
       const want = [...model.values()].filter((p) => p === i).length
@@ -107,7 +130,7 @@ test('migration 005 packs a row-per-record forward index into the same records',
     raw.exec(`DROP TABLE records; CREATE TABLE records (
       did_id INTEGER NOT NULL, collection_id INTEGER NOT NULL, rkey ANY NOT NULL, links BLOB NOT NULL,
       PRIMARY KEY (did_id, collection_id, rkey)) STRICT, WITHOUT ROWID;
-      DELETE FROM kysely_migration WHERE name = '2026-11-27-005-record-blocks'`)
+      DELETE FROM kysely_migration WHERE name >= '2026-11-27-005'`)
     const insert = raw.prepare('INSERT INTO records VALUES (?, ?, ?, ?)')
     for (const r of before) insert.run(...r)
     raw.close()
@@ -118,7 +141,7 @@ test('migration 005 packs a row-per-record forward index into the same records',
     // Deletes find their records in the converted blocks.
     new Indexer(new Writer(store)).applyLines(lines(events.slice(0, 60).map((e) => del(e.did, e.commit.collection, e.commit.rkey))))
     assert.equal(recordRows(store).length, 60)
-    assert.equal(store.sqlite.prepare('SELECT count(*) FROM links_by_time').pluck().get(), 60)
+    assert.equal(timeLinks(store.sqlite).length, 60)
     await store.close()
   } finally {
     rmSync(dir, { recursive: true, force: true })

@@ -1,7 +1,8 @@
 import type { NsidString } from '@atproto/syntax'
 import type Database from 'better-sqlite3'
 import { comparePosition, decodePosition, encodePosition, InvalidCursorError, type Position } from './page-cursor.js'
-import { LINKS_TO_KEY, type AccountReads, type LinkKey, type LinkRecord, type Reader } from './reader.js'
+import { findLink, type PairLink } from './inline-links.js'
+import { inlineWalk, LINKS_TO_KEY, type LinkKey, type LinkRecord, type Reader } from './reader.js'
 import { blockStatements, recordLinks, type BlockStatements } from './record-blocks.js'
 import { encodeRkey, rkeyFromText } from './tid.js'
 import { unpackPairs } from './varint.js'
@@ -189,10 +190,12 @@ export class ManyToMany {
     if (q.dids?.length) {
       const didIds = this.reader.didIds(q.dids)
       if (didIds.length === 0) return undefined
-      const reads = this.reader.accountReads(targetId, sourceId)
-      const positions = this.collect(didIds.flatMap((didId) => this.ofDid(reads, targetId, sourceId, didId)))
+      const links = this.reader.accountLinks(targetId, sourceId)
+      const linksOf = (didId: number) => links.walk(didId, this.maxScan + 1, true).map((rkey) => ({ rkey, didId }))
+      const positions = this.collect(didIds.flatMap(linksOf))
       return { ...base, candidates: (from) => fromPosition(positions, from) }
     }
+    const { inline } = this.reader.pair(targetId, sourceId)
     if (others) {
       // Fewer records link to the asked-for other subjects: start from them and keep those that
       // also link to the subject (a primary-key probe each) instead of walking every linker.
@@ -203,12 +206,13 @@ export class ManyToMany {
       if (viaOthers <= this.maxScan && viaOthers < this.reader.counts(q.key).records) {
         const positions = this.collect(
           [...others].flatMap((id) =>
-            this.linkersOf(id, otherSourceId).filter((p) => this.s.linksTo.get(targetId, sourceId, encodeRkey(p.rkey), p.didId) !== undefined),
+            this.linkersOf(id, otherSourceId).filter((p) => this.linksTo(targetId, sourceId, inline, p)),
           ),
         )
         return { ...base, candidates: (from) => fromPosition(positions, from) }
       }
     }
+    if (inline) return { ...base, candidates: (from) => inlineWalk(inline, from, false, true) }
     return { ...base, candidates: (from) => this.walk(targetId, sourceId, from) }
   }
 
@@ -230,12 +234,16 @@ export class ManyToMany {
     for (const [rkey, didId] of rows as Iterable<[string, number]>) yield { rkey: rkeyFromText(rkey), didId }
   }
 
-  private ofDid(reads: AccountReads, targetId: number, sourceId: number, didId: number): Position[] {
-    const rkeys = reads.oldest.all(targetId, sourceId, didId, this.maxScan + 1) as string[]
-    return rkeys.map((rkey) => ({ rkey: rkeyFromText(rkey), didId }))
+  /** Whether the record at `p` links to the pair (whose inline links, if it keeps them, are given). */
+  private linksTo(targetId: number, sourceId: number, inline: PairLink[] | undefined, p: Position): boolean {
+    const rkey = encodeRkey(p.rkey)
+    if (inline) return findLink(inline, { rkey, didId: p.didId }).found
+    return this.s.linksTo.get(targetId, sourceId, rkey, p.didId) !== undefined
   }
 
   private linkersOf(targetId: number, sourceId: number): Position[] {
+    const { inline } = this.reader.pair(targetId, sourceId)
+    if (inline) return inlineWalk(inline, undefined, true)
     const rows = this.s.linkersOf.all(targetId, sourceId) as Array<[string, number]>
     return rows.map(([rkey, didId]) => ({ rkey: rkeyFromText(rkey), didId }))
   }

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 import type { Rkey } from './batch-buffer.js'
-import { packBlocks, type RecordEntry } from './record-blocks.js'
+import { keyParam, packBlocks, type RecordEntry } from './record-blocks.js'
 
 /** Rows read per step: bounds the memory of the conversion, whatever the size of an account. */
 const PAGE = 10_000
@@ -28,9 +28,9 @@ export function migrateRecordBlocks(sqlite: Database.Database): void {
     /** Writes the group's blocks, all of them or all but the last (kept to be continued). */
     const write = (all: boolean) => {
       if (!group) return
-      const blocks = packBlocks(group.entries)
+      const blocks = packBlocks(group.entries, all)
       const keep = all ? 0 : 1
-      for (const b of blocks.slice(0, blocks.length - keep)) insert.run(group.didId, group.collectionId, b.first, b.entries)
+      for (const b of blocks.slice(0, blocks.length - keep)) insert.run(group.didId, group.collectionId, keyParam(b.first), b.entries)
       group.entries = keep ? group.entries.slice(group.entries.findIndex((e) => e.rkey === blocks[blocks.length - 1].first)) : []
     }
     let rows = first.all(PAGE) as Array<[number, number, Rkey, Buffer]>

@@ -2,6 +2,7 @@ import { Kysely, sql } from 'kysely'
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration'
 import type Database from 'better-sqlite3'
 import { DID_ORDER_ABOVE } from './did-order.js'
+import { migrateInlineLinks } from './migrate-inline-links.js'
 import { migrateRecordBlocks } from './migrate-record-blocks.js'
 import type { Schema } from './schema.js'
 
@@ -112,6 +113,11 @@ const migrations = (sqlite: Database.Database): Record<string, Migration> => ({
   '2026-11-27-005-record-blocks': {
     async up() {
       migrateRecordBlocks(sqlite)
+    },
+  },
+  '2026-11-27-006-inline-links': {
+    async up() {
+      migrateInlineLinks(sqlite)
     },
   },
 })

@@ -6,9 +6,10 @@ import { formatSource, type Source } from '../links/source.js'
 import type { StoreHandle } from './open.js'
 import { comparePosition, decodePosition, encodePosition, type Position } from './page-cursor.js'
 import { decodeDid, encodeDid } from './did-codec.js'
-import { accountOrderTable, type LinkTable } from './did-order.js'
+import { AccountLinksFactory, type AccountLinks } from './account-links.js'
+import { unpackLinks, type PairLink } from './inline-links.js'
 import { decodeTarget, encodeTarget } from './target-codec.js'
-import { encodeRkey, RKEY_AS_TEXT, rkeyFromText } from './tid.js'
+import { decodeRkey, encodeRkey, RKEY_AS_TEXT, rkeyFromText } from './tid.js'
 import { TwoGenerationCache } from './two-generation-cache.js'
 
 export interface LinkRecord {
@@ -59,31 +60,6 @@ const MAX_DID_SCAN = 20_000
 export const LINKS_TO_KEY = `SELECT ${RKEY_AS_TEXT} AS k, did_id FROM links_by_time WHERE target_id = ? AND source_id = ?`
 
 /**
- * Reads of one account's links to a (target, source) in either table (did-order.ts): keyset walks
- * in both orders from a cursor, a count, and whether it has a link newer than a key.
- */
-function accountReads(db: Database.Database, table: LinkTable): AccountReads {
-  const account = `FROM ${table} WHERE target_id = ? AND source_id = ? AND did_id = ?`
-  const walk = (cond: string, order: string) =>
-    db.prepare(`SELECT ${RKEY_AS_TEXT} AS k ${account}${cond} ORDER BY rkey ${order} LIMIT ?`).pluck()
-  return {
-    count: db.prepare(`SELECT count(*) ${account}`).pluck(),
-    hasNewer: db.prepare(`SELECT 1 ${account} AND rkey > ? LIMIT 1`).pluck(),
-    newest: walk('', 'DESC'),
-    oldest: walk('', 'ASC'),
-    newestBefore: walk(' AND rkey < ?', 'DESC'),
-    newestFrom: walk(' AND rkey <= ?', 'DESC'),
-    oldestAfter: walk(' AND rkey > ?', 'ASC'),
-    oldestFrom: walk(' AND rkey >= ?', 'ASC'),
-  }
-}
-
-export type AccountReads = Record<
-  'count' | 'hasNewer' | 'newest' | 'oldest' | 'newestBefore' | 'newestFrom' | 'oldestAfter' | 'oldestFrom',
-  Database.Statement
->
-
-/**
  * Read side of the index. Runs on its own connection; WAL lets it read a consistent snapshot
  * while the writer commits. Every list is a keyset walk on a primary key (no sorting, no OFFSET).
  */
@@ -97,10 +73,12 @@ export class Reader {
   private collectionIds = new TwoGenerationCache<string, number>(ID_CACHE)
   private sourceIdCache = new TwoGenerationCache<string, number>(ID_CACHE)
   private readonly inSnapshot: (fn: () => unknown) => unknown
+  private readonly accounts: AccountLinksFactory
 
   constructor(readonly store: StoreHandle) {
     const db: Database.Database = store.sqlite
     this.inSnapshot = db.transaction((fn: () => unknown) => fn())
+    this.accounts = new AccountLinksFactory(db)
     this.s = {
       didId: db.prepare('SELECT id FROM dids WHERE did = ?').pluck(),
       didName: db.prepare('SELECT did FROM dids WHERE id = ?').pluck(),
@@ -119,7 +97,7 @@ export class Reader {
       newestBefore: db.prepare(`${LINKS_TO_KEY} AND (rkey, did_id) < (?, ?) ORDER BY rkey DESC, did_id DESC LIMIT ?`).raw(),
       oldest: db.prepare(`${LINKS_TO_KEY} ORDER BY rkey, did_id LIMIT ?`).raw(),
       oldestAfter: db.prepare(`${LINKS_TO_KEY} AND (rkey, did_id) > (?, ?) ORDER BY rkey, did_id LIMIT ?`).raw(),
-      account: { links_by_did: accountReads(db, 'links_by_did'), links_by_time: accountReads(db, 'links_by_time') },
+      pair: db.prepare('SELECT records, dids, links FROM link_counts WHERE target_id = ? AND source_id = ?').raw(),
       meta: db.prepare('SELECT key, value FROM meta'),
       maxDid: db.prepare('SELECT coalesce(max(id), 0) FROM dids').pluck(),
       maxTarget: db.prepare('SELECT coalesce(max(id), 0) FROM targets').pluck(),
@@ -192,14 +170,15 @@ export class Reader {
     const reverse = !!opts.reverse
     let positions: Position[]
     let total: number
+    const pair = this.pair(key.targetId, key.sourceId)
     if (opts.dids?.length) {
       const didIds = this.didIds(opts.dids)
-      const reads = this.accountReads(key.targetId, key.sourceId)
-      total = didIds.reduce((n, d) => n + (reads.count.get(key.targetId, key.sourceId, d) as number), 0)
-      positions = this.walkDids(reads, key.targetId, key.sourceId, didIds, after, opts.limit + 1, reverse)
+      const links = this.accounts.of(key.targetId, key.sourceId, pair.records, pair.inline)
+      total = didIds.reduce((n, d) => n + links.count(d), 0)
+      positions = this.walkDids(links, didIds, after, opts.limit + 1, reverse)
     } else {
-      total = this.counts(key).records
-      positions = this.walk(key.targetId, key.sourceId, after, opts.limit + 1, reverse)
+      total = pair.records
+      positions = this.walk(key.targetId, key.sourceId, pair.inline, after, opts.limit + 1, reverse)
     }
     return this.page(positions, opts.limit, total, (p) => ({
       did: this.didName(p.didId),
@@ -219,25 +198,26 @@ export class Reader {
   private linkingDidsNow(key: LinkKey, opts: { limit: number; cursor?: string }): Page<DidString> {
     let after = opts.cursor ? decodePosition(opts.cursor) : undefined
     if (key.targetId === undefined || key.sourceId === undefined) return { total: 0, items: [] }
-    const total = this.counts(key).dids
+    const pair = this.pair(key.targetId, key.sourceId)
+    const total = pair.dids
     const found: Position[] = []
     // Walking newest first, an account's first sighting on this page is its newest link after the
     // cursor; only with a cursor can it have a newer one on an earlier page, so only then is a
     // first sighting checked against the index (one probe per account, none on the first page).
     const seen = new Set<number>()
-    const reads = after === undefined ? undefined : this.accountReads(key.targetId, key.sourceId)
+    const links = after === undefined ? undefined : this.accounts.of(key.targetId, key.sourceId, pair.records, pair.inline)
     // Most accounts link a subject once, so the first read is sized for the page; repeats make
     // the next reads larger.
     let chunk = opts.limit + 9
     // One extra DID is looked for, so the last page has no cursor.
     for (let scanned = 0; scanned < MAX_DID_SCAN && found.length <= opts.limit; chunk = Math.min(1000, chunk * 4)) {
-      const rows = this.walk(key.targetId, key.sourceId, after, chunk, false)
+      const rows = this.walk(key.targetId, key.sourceId, pair.inline, after, chunk, false)
       for (const p of rows) {
         scanned++
         after = p
         if (seen.has(p.didId)) continue
         seen.add(p.didId)
-        if (!reads || reads.hasNewer.get(key.targetId, key.sourceId, p.didId, encodeRkey(p.rkey)) === undefined) found.push(p)
+        if (!links?.hasNewer(p.didId, encodeRkey(p.rkey))) found.push(p)
         if (found.length > opts.limit) break
       }
       if (rows.length < chunk) {
@@ -258,12 +238,19 @@ export class Reader {
   }
 
   /**
-   * The reads of one account's links to a pair: its account order if it keeps one, else its few
-   * links_by_time rows (did-order.ts). Call inside snapshot(), with the reads that use them.
+   * A pair's counts, and its links if it keeps them in its counts row (inline-links.ts). Call
+   * inside snapshot(), with the reads that depend on it.
    */
-  accountReads(targetId: number, sourceId: number): AccountReads {
-    const records = (this.s.count.get(targetId, sourceId) as { records: number } | undefined)?.records ?? 0
-    return this.s.account[accountOrderTable(records)]
+  pair(targetId: number, sourceId: number): { records: number; dids: number; inline?: PairLink[] } {
+    const row = this.s.pair.get(targetId, sourceId) as [number, number, Buffer | null] | undefined
+    if (!row) return { records: 0, dids: 0, inline: [] }
+    return { records: row[0], dids: row[1], inline: row[2] ? unpackLinks(row[2]) : undefined }
+  }
+
+  /** One account's links to a pair, wherever the pair keeps them (call inside snapshot()). */
+  accountLinks(targetId: number, sourceId: number): AccountLinks {
+    const { records, inline } = this.pair(targetId, sourceId)
+    return this.accounts.of(targetId, sourceId, records, inline)
   }
 
   stats(): IndexStats {
@@ -308,7 +295,9 @@ export class Reader {
     return decodeTarget(key, { didName: (i) => this.didName(i), collectionName: (i) => this.collectionName(i) })
   }
 
-  private walk(targetId: number, sourceId: number, after: Position | undefined, n: number, reverse: boolean): Position[] {
+  /** A page of a pair's links from a cursor (exclusive): from its inline links, or links_by_time. */
+  private walk(targetId: number, sourceId: number, inline: PairLink[] | undefined, after: Position | undefined, n: number, reverse: boolean): Position[] {
+    if (inline) return inlineWalk(inline, after, reverse).slice(0, n)
     const rows = (
       reverse
         ? after
@@ -336,20 +325,12 @@ export class Reader {
    * own keyset walk (at most n each), so an account with a million links to the subject costs no
    * more than one with a few.
    */
-  private walkDids(reads: AccountReads, targetId: number, sourceId: number, didIds: number[], after: Position | undefined, n: number, reverse: boolean): Position[] {
+  private walkDids(links: AccountLinks, didIds: number[], after: Position | undefined, n: number, reverse: boolean): Position[] {
     const out: Position[] = []
     for (const didId of didIds) {
-      let rkeys: string[]
-      if (!after) rkeys = (reverse ? reads.oldest : reads.newest).all(targetId, sourceId, didId, n) as string[]
-      else {
-        // Past the cursor (rkey, did) in walk order: an equal rkey counts only on the far side of the did.
-        const inclusive = reverse ? didId > after.didId : didId < after.didId
-        const stmt = reverse
-          ? inclusive ? reads.oldestFrom : reads.oldestAfter
-          : inclusive ? reads.newestFrom : reads.newestBefore
-        rkeys = stmt.all(targetId, sourceId, didId, encodeRkey(after.rkey), n) as string[]
-      }
-      for (const rkey of rkeys) out.push({ rkey: rkeyFromText(rkey), didId })
+      // Past the cursor (rkey, did) in walk order: an equal rkey counts only on the far side of the did.
+      const from = after && { rkey: encodeRkey(after.rkey), inclusive: reverse ? didId > after.didId : didId < after.didId }
+      for (const rkey of links.walk(didId, n, reverse, from)) out.push({ rkey, didId })
     }
     const dir = reverse ? 1 : -1
     return out.sort((a, b) => dir * comparePosition(a, b)).slice(0, n)
@@ -364,6 +345,18 @@ export class Reader {
       cursor: more ? encodePosition(shown[shown.length - 1]) : undefined,
     }
   }
+}
+
+/** A small pair's links in page order (newest first, or oldest with reverse) after a cursor position. */
+export function inlineWalk(links: readonly PairLink[], after: Position | undefined, reverse: boolean, inclusive = false): Position[] {
+  const positions = links.map((l) => ({ rkey: decodeRkey(l.rkey), didId: l.didId }))
+  if (!reverse) positions.reverse()
+  if (!after) return positions
+  const dir = reverse ? 1 : -1
+  return positions.filter((p) => {
+    const c = dir * comparePosition(p, after)
+    return c > 0 || (c === 0 && inclusive)
+  })
 }
 
 /** An id from the cache, else looked up and cached if found (ids never change; a miss may be linked later). */

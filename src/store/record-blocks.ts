@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3'
 import { compareRkey, type Rkey } from './batch-buffer.js'
+import { pushRkey, readRkey } from './rkey-coding.js'
+import { sortedIndex } from './sorted-index.js'
 import { pushVarint, readVarint } from './varint.js'
 
 /**
@@ -11,59 +13,56 @@ import { pushVarint, readVarint } from './varint.js'
  */
 export const BLOCK_BYTES = 256
 
+/**
+ * The key of the block holding an account's newest records of a collection (its "tail"), whatever
+ * its first rkey, which is written at the start of its entries instead. A create, nearly always
+ * the account's newest record, finds its block by a point lookup on it (a range seek costs twice
+ * that). The integer 0 takes no bytes in the row and sorts before every rkey (TEXT or BLOB).
+ */
+export const TAIL = 0 as const
+
+/** A block's key: its first rkey, or TAIL. */
+export type BlockKey = Rkey | typeof TAIL
+
+export function isTail(key: BlockKey): key is typeof TAIL {
+  return key === TAIL
+}
+
+/** A block key as a statement parameter: better-sqlite3 binds a JS number as REAL (8 bytes), a bigint as INTEGER. */
+export function keyParam(key: BlockKey): Rkey | bigint {
+  return isTail(key) ? 0n : key
+}
+
+export function sameKey(a: BlockKey, b: BlockKey): boolean {
+  return isTail(a) || isTail(b) ? a === b : compareRkey(a, b) === 0
+}
+
 export interface RecordEntry {
   rkey: Rkey
   links: Buffer
 }
 
 export interface Block {
-  first: Rkey
+  first: BlockKey
   entries: Buffer
 }
 
-const TWO_21 = 2 ** 21
-
 /**
- * A TID's 64 bits as two float-safe numbers: the top 53 (the timestamp, to 2 us) and the low 11
- * (the rest of the timestamp and the clock id). TIDs are 63-bit by the spec, but the canonical
- * form's first character allows the 64th bit, and such keys are stored like any other TID.
- */
-function tidParts(rkey: Buffer): [high: number, low: number] {
-  const lo = rkey.readUInt32BE(4)
-  return [rkey.readUInt32BE(0) * TWO_21 + Math.floor(lo / 2048), lo % 2048]
-}
-
-function tidFromParts(high: number, low: number): Buffer {
-  const buf = Buffer.allocUnsafe(8)
-  buf.writeUInt32BE(Math.floor(high / TWO_21), 0)
-  buf.writeUInt32BE((high % TWO_21) * 2048 + low, 4)
-  return buf
-}
-
-/**
- * Entries after a block's first: the rkey, then the links' length and bytes. A TID (the usual
- * key) is its low 11 bits with a 0 bit, then the distance of its top 53 from the previous TID's
- * (keys ascend, so it is never negative); any other key is its length with a 1 bit, then its bytes.
+ * Entries after a block's first: the rkey (coded against the previous one, rkey-coding.ts), then
+ * the links' length and bytes.
  */
 function pushEntry(out: number[], e: RecordEntry, previous: RecordEntry | undefined): void {
-  if (previous) {
-    if (typeof e.rkey === 'string') {
-      const bytes = Buffer.from(e.rkey, 'utf8')
-      pushVarint(out, bytes.length * 2 + 1)
-      for (const b of bytes) out.push(b)
-    } else {
-      const [high, low] = tidParts(e.rkey)
-      const base = typeof previous.rkey === 'string' ? 0 : tidParts(previous.rkey)[0]
-      pushVarint(out, low * 2)
-      pushVarint(out, high - base)
-    }
-  }
+  if (previous) pushRkey(out, e.rkey, previous.rkey)
   pushVarint(out, e.links.length)
   for (const b of e.links) out.push(b)
 }
 
-/** Packs entries (in rkey order, distinct keys) into blocks of at most BLOCK_BYTES (one entry may exceed it). */
-export function packBlocks(entries: readonly RecordEntry[]): Block[] {
+/**
+ * Packs entries (in rkey order, distinct keys) into blocks of at most BLOCK_BYTES (one entry may
+ * exceed it); with `tail`, the last block is the TAIL block. Packing is greedy from the first
+ * entry, so appending entries never moves the boundaries before the last block.
+ */
+export function packBlocks(entries: readonly RecordEntry[], tail: boolean): Block[] {
   const blocks: Block[] = []
   let out: number[] = []
   let first: RecordEntry | undefined
@@ -80,27 +79,23 @@ export function packBlocks(entries: readonly RecordEntry[]): Block[] {
     first ??= e
     previous = e
   }
-  if (first) blocks.push({ first: first.rkey, entries: Buffer.from(out) })
+  if (!first) return blocks
+  if (!tail) blocks.push({ first: first.rkey, entries: Buffer.from(out) })
+  else {
+    const head: number[] = []
+    pushRkey(head, first.rkey, undefined)
+    blocks.push({ first: TAIL, entries: Buffer.from([...head, ...out]) })
+  }
   return blocks
 }
 
-export function unpackBlock(first: Rkey, blob: Buffer): RecordEntry[] {
+export function unpackBlock(key: BlockKey, blob: Buffer): RecordEntry[] {
   const pos: [number] = [0]
+  const first = isTail(key) ? readRkey(blob, pos, undefined) : key
   const entries: RecordEntry[] = []
   let previous: RecordEntry | undefined
   while (pos[0] < blob.length) {
-    let rkey = first
-    if (previous) {
-      const tag = readVarint(blob, pos)
-      if (tag % 2 === 1) {
-        const end = pos[0] + (tag - 1) / 2
-        rkey = blob.toString('utf8', pos[0], end)
-        pos[0] = end
-      } else {
-        const base = typeof previous.rkey === 'string' ? 0 : tidParts(previous.rkey)[0]
-        rkey = tidFromParts(base + readVarint(blob, pos), tag / 2)
-      }
-    }
+    const rkey = previous ? readRkey(blob, pos, previous.rkey) : first
     const length = readVarint(blob, pos)
     const e = { rkey, links: blob.subarray(pos[0], pos[0] + length) }
     pos[0] += length
@@ -112,38 +107,51 @@ export function unpackBlock(first: Rkey, blob: Buffer): RecordEntry[] {
 
 /** Where `rkey` is among entries in rkey order: its index, or the index it would be inserted at. */
 export function findEntry(entries: readonly RecordEntry[], rkey: Rkey): { found: boolean; at: number } {
-  let lo = 0
-  let hi = entries.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    const c = compareRkey(entries[mid].rkey, rkey)
-    if (c === 0) return { found: true, at: mid }
-    if (c < 0) lo = mid + 1
-    else hi = mid
-  }
-  return { found: false, at: lo }
+  return sortedIndex(entries, rkey, (e, k) => compareRkey(e.rkey, k))
 }
 
-export type BlockStatements = Record<'atOrBefore' | 'firstBlock' | 'nextFirst', Database.Statement>
+export type BlockStatements = Record<'tail' | 'atOrBefore' | 'firstBlock' | 'lastBefore', Database.Statement>
 
 /** Statements that find the block holding (or due to hold) a record, on either connection. */
 export function blockStatements(db: Database.Database): BlockStatements {
   const where = 'FROM records WHERE did_id = ? AND collection_id = ?'
   return {
-    /** The last block starting at or before an rkey. */
-    atOrBefore: db.prepare(`SELECT first, entries ${where} AND first <= ? ORDER BY first DESC LIMIT 1`).raw(),
-    /** The first block of an account's collection (for an rkey before every block). */
-    firstBlock: db.prepare(`SELECT first, entries ${where} ORDER BY first LIMIT 1`).raw(),
-    /** Where the block after one starts. */
-    nextFirst: db.prepare(`SELECT first ${where} AND first > ? ORDER BY first LIMIT 1`).pluck(),
+    tail: db.prepare(`SELECT entries ${where} AND first = ${TAIL}`).pluck(),
+    /** The last block other than the tail starting at or before an rkey. */
+    atOrBefore: db.prepare(`SELECT first, entries ${where} AND first > ${TAIL} AND first <= ? ORDER BY first DESC LIMIT 1`).raw(),
+    /** The first block other than the tail. */
+    firstBlock: db.prepare(`SELECT first, entries ${where} AND first > ${TAIL} ORDER BY first LIMIT 1`).raw(),
+    /** The last block other than the tail (its predecessor). */
+    lastBefore: db.prepare(`SELECT first, entries ${where} AND first > ${TAIL} ORDER BY first DESC LIMIT 1`).raw(),
   }
+}
+
+/** A block as stored: its key and its records. */
+export interface StoredBlock {
+  key: BlockKey
+  entries: RecordEntry[]
+}
+
+/**
+ * The block a record is in: the tail if the rkey is at or after the tail's first record, else the
+ * last other block starting at or before it. With `orFirst` (where a new record belongs), an rkey
+ * before every block gets the first block (the tail when it is the only one).
+ */
+export function findBlock(s: BlockStatements, didId: number, collectionId: number, rkey: Rkey, orFirst: boolean): StoredBlock | undefined {
+  const blob = s.tail.get(didId, collectionId) as Buffer | undefined
+  const tail: StoredBlock | undefined = blob && { key: TAIL, entries: unpackBlock(TAIL, blob) }
+  if (tail && compareRkey(rkey, tail.entries[0].rkey) >= 0) return tail
+  const row = (s.atOrBefore.get(didId, collectionId, rkey) ?? (orFirst ? s.firstBlock.get(didId, collectionId) : undefined)) as
+    | [Rkey, Buffer]
+    | undefined
+  if (row) return { key: row[0], entries: unpackBlock(row[0], row[1]) }
+  return orFirst ? tail : undefined
 }
 
 /** One record's packed links, read through its block. */
 export function recordLinks(s: BlockStatements, didId: number, collectionId: number, rkey: Rkey): Buffer | undefined {
-  const row = s.atOrBefore.get(didId, collectionId, rkey) as [Rkey, Buffer] | undefined
-  if (!row) return undefined
-  const entries = unpackBlock(row[0], row[1])
-  const { found, at } = findEntry(entries, rkey)
-  return found ? entries[at].links : undefined
+  const block = findBlock(s, didId, collectionId, rkey, false)
+  if (!block) return undefined
+  const { found, at } = findEntry(block.entries, rkey)
+  return found ? block.entries[at].links : undefined
 }

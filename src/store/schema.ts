@@ -54,6 +54,7 @@ export interface LinkCountsTable {
   source_id: number
   records: number
   dids: number
+  links: Buffer | null // the pair's links while it has at most INLINE_MAX (inline-links.ts), else NULL
 }
 
 export interface MetaTable {

@@ -1,15 +1,21 @@
 import type Database from 'better-sqlite3'
 import type { ExtractedLink } from '../links/types.js'
-import { BatchBuffer, byDidOrder, byTimeOrder, compareRkey, recordOrder, type LinkOp } from './batch-buffer.js'
+import { BatchBuffer, byDidOrder, byTimeOrder, compareRkey, recordOrder, type LinkOp, type RecordOp } from './batch-buffer.js'
 import { accountOrderTable, type LinkTable } from './did-order.js'
+import { findLink, INLINE_MAX, packLinks, unpackLinks } from './inline-links.js'
 import { Interner, type DidEntry } from './interner.js'
 import type { StoreHandle } from './open.js'
 import {
   blockStatements,
+  findBlock,
   findEntry,
+  isTail,
+  keyParam,
   packBlocks,
   recordLinks,
+  sameKey,
   unpackBlock,
+  type BlockKey,
   type BlockStatements,
   type RecordEntry,
 } from './record-blocks.js'
@@ -20,13 +26,12 @@ export type { DidEntry }
 type Rkey = Buffer | string
 type Pair = [sourceId: number, targetId: number]
 
-/** A block of the forward index being changed: where it was stored, its records, where the next begins. */
+/** A block of the forward index being changed: its key as stored (none: a new block), its records. */
 interface OpenBlock {
   didId: number
   collectionId: number
-  stored?: Rkey
+  stored?: BlockKey
   entries: RecordEntry[]
-  next?: Rkey
 }
 
 /**
@@ -100,8 +105,12 @@ export class Writer {
         links_by_did: countUpTo(db, 'links_by_did'),
         links_by_time: countUpTo(db, 'links_by_time'),
       } satisfies Record<LinkTable, Database.Statement>,
-      getCount: db.prepare('SELECT records, dids FROM link_counts WHERE target_id = ? AND source_id = ?').raw(),
-      putCount: db.prepare('INSERT OR REPLACE INTO link_counts (target_id, source_id, records, dids) VALUES (?, ?, ?, ?)'),
+      getCount: db.prepare('SELECT records, dids, links FROM link_counts WHERE target_id = ? AND source_id = ?').raw(),
+      putCount: db.prepare(
+        'INSERT OR REPLACE INTO link_counts (target_id, source_id, records, dids, links) VALUES (?, ?, ?, ?, ?)',
+      ),
+      pairLinks: db.prepare('SELECT rkey, did_id FROM links_by_time WHERE target_id = ? AND source_id = ?').raw(),
+      dropTime: db.prepare('DELETE FROM links_by_time WHERE target_id = ? AND source_id = ?'),
       dropCount: db.prepare('DELETE FROM link_counts WHERE target_id = ? AND source_id = ?'),
       setDid: db.prepare('UPDATE dids SET rev = ?, status = ? WHERE id = ?'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
@@ -305,7 +314,7 @@ export class Writer {
         job.after_collection === null
           ? this.s.jobBlocksFirst.all(job.did_id, limit)
           : this.s.jobBlocksAfter.all(job.did_id, job.after_collection, job.after_rkey, limit)
-      ) as Array<[collectionId: number, first: Rkey, entries: Buffer]>
+      ) as Array<[collectionId: number, first: BlockKey, entries: Buffer]>
       let last = 0
       let full = false
       for (; last < rows.length; last++) {
@@ -329,7 +338,7 @@ export class Writer {
         done += entries.length
       }
       if (last === rows.length && rows.length < limit) this.s.endJob.run(job.did_id)
-      else if (last > 0) this.s.moveJob.run(rows[last - 1][0], rows[last - 1][1], job.did_id)
+      else if (last > 0) this.s.moveJob.run(rows[last - 1][0], keyParam(rows[last - 1][1]), job.did_id)
       if (full) break
     }
     return done
@@ -405,8 +414,7 @@ export class Writer {
 
   /** Writes the transaction's buffered changes in key order, maintaining the counts. */
   private flush(): void {
-    const applied = this.flushLinksByTime()
-    this.flushLinksByDid(applied)
+    this.flushLinks()
     this.flushRecords()
     const dids = [...this.ids.dirtyDids.values()].sort((a, b) => a.id - b.id)
     for (const d of dids) this.s.setDid.run(d.rev, d.status, d.id)
@@ -418,20 +426,19 @@ export class Writer {
     this.linksDelta = 0
   }
 
-  /** Applies the buffered record changes in key order, reading and writing each touched block once. */
+  /**
+   * Applies the buffered record changes in key order, reading and writing each touched block
+   * once: the block each change belongs in is looked up, and while it is the block already open,
+   * the change is made there in memory.
+   */
   private flushRecords(): void {
     let block: OpenBlock | undefined
     for (const op of [...this.buffer.records.values()].sort(recordOrder)) {
-      if (
-        block &&
-        (block.didId !== op.didId ||
-          block.collectionId !== op.collectionId ||
-          (block.next !== undefined && compareRkey(op.rkey, block.next) >= 0))
-      ) {
-        this.writeBlock(block)
-        block = undefined
+      const stored = findBlock(this.blocks, op.didId, op.collectionId, op.rkey, true)
+      if (!block || !isOpen(block, op, stored?.key)) {
+        if (block) this.writeBlock(block)
+        block = { didId: op.didId, collectionId: op.collectionId, stored: stored?.key, entries: stored?.entries ?? [] }
       }
-      block ??= this.openBlock(op.didId, op.collectionId, op.rkey)
       const { found, at } = findEntry(block.entries, op.rkey)
       if (op.links) block.entries.splice(at, found ? 1 : 0, { rkey: op.rkey, links: op.links })
       else if (found) block.entries.splice(at, 1)
@@ -439,80 +446,103 @@ export class Writer {
     if (block) this.writeBlock(block)
   }
 
-  /** The block an rkey belongs in: the last starting at or before it, else the first; or a new one. */
-  private openBlock(didId: number, collectionId: number, rkey: Rkey): OpenBlock {
-    const row = (this.blocks.atOrBefore.get(didId, collectionId, rkey) ?? this.blocks.firstBlock.get(didId, collectionId)) as
-      | [Rkey, Buffer]
-      | undefined
-    if (!row) return { didId, collectionId, entries: [] }
-    const next = this.blocks.nextFirst.get(didId, collectionId, row[0]) as Rkey | undefined
-    return { didId, collectionId, stored: row[0], entries: unpackBlock(row[0], row[1]), next }
-  }
-
-  /** Writes a changed block back, split if it outgrew BLOCK_BYTES, under a new key if its first record changed. */
+  /**
+   * Writes a changed block back, split if it outgrew BLOCK_BYTES, under new keys if its first
+   * record changed. A new group's block is its tail; an emptied tail is replaced by the block
+   * before it, so a group with blocks always has a tail.
+   */
   private writeBlock(b: OpenBlock): void {
-    const blocks = packBlocks(b.entries)
-    if (b.stored !== undefined && (blocks.length === 0 || compareRkey(blocks[0].first, b.stored) !== 0)) {
-      this.s.delBlock.run(b.didId, b.collectionId, b.stored)
+    const tail = b.stored === undefined || isTail(b.stored)
+    const blocks = packBlocks(b.entries, tail)
+    const stored = b.stored
+    if (stored !== undefined && !blocks.some((k) => sameKey(k.first, stored))) {
+      this.s.delBlock.run(b.didId, b.collectionId, keyParam(stored))
     }
-    for (const k of blocks) this.s.putBlock.run(b.didId, b.collectionId, k.first, k.entries)
+    for (const k of blocks) this.s.putBlock.run(b.didId, b.collectionId, keyParam(k.first), k.entries)
+    if (tail && blocks.length === 0 && stored !== undefined) {
+      const before = this.blocks.lastBefore.get(b.didId, b.collectionId) as [Rkey, Buffer] | undefined
+      if (before) {
+        this.s.delBlock.run(b.didId, b.collectionId, before[0])
+        const [last] = packBlocks(unpackBlock(before[0], before[1]), true)
+        this.s.putBlock.run(b.didId, b.collectionId, keyParam(last.first), last.entries)
+      }
+    }
   }
 
-  /** Applies net link changes to links_by_time; returns those that changed something. */
-  private flushLinksByTime(): LinkOp[] {
+  /** Applies the net link changes one (target, source) pair at a time, in key order. */
+  private flushLinks(): void {
     const ops = [...this.buffer.links.values()].filter((op) => op.delta !== 0).sort(byTimeOrder)
-    const applied: LinkOp[] = []
-    for (const op of ops) {
-      const stmt = op.delta > 0 ? this.s.insTime : this.s.delTime
-      if (stmt.run(op.targetId, op.sourceId, op.rkey, op.didId).changes > 0) applied.push(op)
+    for (let i = 0; i < ops.length; ) {
+      const { targetId, sourceId } = ops[i]
+      let end = i + 1
+      while (end < ops.length && ops[end].targetId === targetId && ops[end].sourceId === sourceId) end++
+      this.flushPair(targetId, sourceId, ops.slice(i, end))
+      i = end
     }
-    return applied
   }
 
   /**
-   * Mirrors applied changes into links_by_did and the counts, one (target, source) pair at a time.
-   * A pair crossing DID_ORDER_ABOVE gets its account order copied from links_by_time or dropped.
-   * Whether an account links the pair after its changes (counted in the table that now answers
-   * account reads), less what it added, plus what it removed, gives whether it linked before:
-   * the distinct-account count's change.
+   * One pair's changes: its links (in its counts row up to INLINE_MAX, inline-links.ts, else
+   * links_by_time rows), its account order (did-order.ts), then its counts. Whether an account
+   * links the pair after its changes (counted where the pair's links now are), less what it
+   * added, plus what it removed, gives whether it linked before: the distinct-account change.
    */
-  private flushLinksByDid(applied: LinkOp[]): void {
-    applied.sort(byDidOrder)
-    for (let i = 0; i < applied.length; ) {
-      const { targetId, sourceId } = applied[i]
-      let end = i
-      let delta = 0
-      for (; end < applied.length && applied[end].targetId === targetId && applied[end].sourceId === sourceId; end++) {
-        delta += applied[end].delta
+  private flushPair(targetId: number, sourceId: number, ops: LinkOp[]): void {
+    const row = this.s.getCount.get(targetId, sourceId) as [records: number, dids: number, links: Buffer | null] | undefined
+    const [recordsBefore, didsBefore] = row ?? [0, 0]
+    // A new pair starts inline; a NULL `links` means links_by_time rows.
+    let inline = !row ? [] : row[2] ? unpackLinks(row[2]) : undefined
+    const applied: LinkOp[] = []
+    for (const op of ops) {
+      if (inline) {
+        const { found, at } = findLink(inline, op)
+        if (op.delta > 0 && !found) inline.splice(at, 0, { rkey: op.rkey, didId: op.didId })
+        else if (op.delta < 0 && found) inline.splice(at, 1)
+        else continue
+      } else {
+        const stmt = op.delta > 0 ? this.s.insTime : this.s.delTime
+        if (stmt.run(targetId, sourceId, op.rkey, op.didId).changes === 0) continue
       }
-      const [recordsBefore, didsBefore] = (this.s.getCount.get(targetId, sourceId) as [number, number] | undefined) ?? [0, 0]
-      const records = recordsBefore + delta
-      const table = accountOrderTable(records)
-      const hadTable = accountOrderTable(recordsBefore)
-      if (table === 'links_by_did' && hadTable === 'links_by_time') this.s.copyToDidOrder.run(targetId, sourceId)
-      else if (table === 'links_by_time' && hadTable === 'links_by_did') this.s.dropDidOrder.run(targetId, sourceId)
-      let dids = didsBefore
-      while (i < end) {
-        const didId = applied[i].didId
-        let added = 0
-        let removed = 0
-        for (; i < end && applied[i].didId === didId; i++) {
-          const op = applied[i]
-          if (op.delta > 0) added++
-          else removed++
-          if (table === hadTable && table === 'links_by_did') {
-            if (op.delta > 0) this.s.insDid.run(targetId, sourceId, didId, op.rkey)
-            else this.s.delDid.run(targetId, sourceId, didId, op.rkey)
-          }
-        }
-        // Counted up to added + 1: more than that means it linked before too, whatever it removed.
-        const now = this.s.accountLinks[table].get(targetId, sourceId, didId, added + 1) as number
-        dids += Number(now > 0) - Number(now - added + removed > 0)
-      }
-      if (records > 0) this.s.putCount.run(targetId, sourceId, records, dids)
-      else this.s.dropCount.run(targetId, sourceId)
-      this.linksDelta += delta
+      applied.push(op)
     }
+    if (applied.length === 0) return
+    const delta = applied.reduce((n, op) => n + op.delta, 0)
+    const records = recordsBefore + delta
+    if (inline && records > INLINE_MAX) {
+      for (const l of inline) this.s.insTime.run(targetId, sourceId, l.rkey, l.didId)
+      inline = undefined
+    } else if (!inline && records > 0 && records <= INLINE_MAX) {
+      inline = (this.s.pairLinks.all(targetId, sourceId) as Array<[Rkey, number]>).map(([rkey, didId]) => ({ rkey, didId }))
+      this.s.dropTime.run(targetId, sourceId)
+    }
+    const table = accountOrderTable(records)
+    const hadTable = accountOrderTable(recordsBefore)
+    if (table === 'links_by_did' && hadTable !== 'links_by_did') this.s.copyToDidOrder.run(targetId, sourceId)
+    else if (table !== 'links_by_did' && hadTable === 'links_by_did') this.s.dropDidOrder.run(targetId, sourceId)
+    applied.sort(byDidOrder)
+    let dids = didsBefore
+    for (let i = 0; i < applied.length; ) {
+      const didId = applied[i].didId
+      let added = 0
+      let removed = 0
+      for (; i < applied.length && applied[i].didId === didId; i++) {
+        const op = applied[i]
+        if (op.delta > 0) added++
+        else removed++
+        if (table === 'links_by_did' && hadTable === 'links_by_did') {
+          if (op.delta > 0) this.s.insDid.run(targetId, sourceId, didId, op.rkey)
+          else this.s.delDid.run(targetId, sourceId, didId, op.rkey)
+        }
+      }
+      // Counted up to added + 1: more than that means it linked before too, whatever it removed.
+      const now = inline
+        ? inline.reduce((n, l) => n + Number(l.didId === didId), 0)
+        : (this.s.accountLinks[table].get(targetId, sourceId, didId, added + 1) as number)
+      dids += Number(now > 0) - Number(now - added + removed > 0)
+    }
+    if (records > 0) this.s.putCount.run(targetId, sourceId, records, dids, inline ? packLinks(inline) : null)
+    else this.s.dropCount.run(targetId, sourceId)
+    this.linksDelta += delta
   }
 
   /** Jetstream instance whose time base the stored cursor is in; undefined when unknown. */
@@ -526,6 +556,13 @@ export class Writer {
     if (host === undefined) this.store.sqlite.prepare("DELETE FROM meta WHERE key = 'cursor_host'").run()
     else this.store.sqlite.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor_host', ?)").run(host)
   }
+}
+
+/** Whether the block a record belongs in (stored under `stored`, undefined: none yet) is the open one. */
+function isOpen(block: OpenBlock, op: RecordOp, stored: BlockKey | undefined): boolean {
+  if (block.didId !== op.didId || block.collectionId !== op.collectionId) return false
+  if (stored === undefined || block.stored === undefined) return stored === block.stored
+  return sameKey(stored, block.stored)
 }
 
 function countUpTo(db: Database.Database, table: LinkTable): Database.Statement {

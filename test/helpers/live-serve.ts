@@ -12,6 +12,7 @@ import { openStore } from '../../src/store/open.js'
 import { Reader } from '../../src/store/reader.js'
 import { decodeDid } from '../../src/store/did-codec.js'
 import { decodeRkey } from '../../src/store/tid.js'
+import { timeLinks } from './index-tables.js'
 import type { TestEvent } from './jetstream-server.js'
 
 export const MAIN = join(import.meta.dirname, '../../src/cli/main.js')
@@ -114,11 +115,11 @@ export async function snapshot(dbPath: string): Promise<Record<string, unknown>>
     return {
       records: stats.records,
       links: stats.links,
-      linksByTime: rows<{ target_id: number; source_id: number; rkey: unknown; did_id: number }>('SELECT * FROM links_by_time')
-        .map((r) => `${reader.targetName(r.target_id)} ${source(r.source_id)} ${reader.didName(r.did_id)} ${decodeRkey(r.rkey)}`)
+      linksByTime: (timeLinks(db) as Array<[number, number, Buffer | string, number]>)
+        .map(([target, src, rkey, didId]) => `${reader.targetName(target)} ${source(src)} ${reader.didName(didId)} ${decodeRkey(rkey)}`)
         .sort(),
       linksByDid: (db.prepare('SELECT count(*) FROM links_by_did').pluck().get() as number),
-      counts: rows<{ target_id: number; source_id: number; records: number; dids: number }>('SELECT * FROM link_counts')
+      counts: rows<{ target_id: number; source_id: number; records: number; dids: number }>('SELECT target_id, source_id, records, dids FROM link_counts')
         .map((r) => `${reader.targetName(r.target_id)} ${source(r.source_id)} ${r.records} ${r.dids}`)
         .sort(),
       accounts: rows<{ did: Buffer | string; rev: string | null; status: string | null }>('SELECT did, rev, status FROM dids')
