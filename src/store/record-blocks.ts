@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { compareRkey, type Rkey } from './batch-buffer.js'
+import { compareRkey, type RecordOp, type Rkey } from './batch-buffer.js'
 import { pushRkey, readRkey } from './rkey-coding.js'
 import { sortedIndex } from './sorted-index.js'
 import { pushVarint, readVarint } from './varint.js'
@@ -154,4 +154,77 @@ export function recordLinks(s: BlockStatements, didId: number, collectionId: num
   if (!block) return undefined
   const { found, at } = findEntry(block.entries, rkey)
   return found ? block.entries[at].links : undefined
+}
+
+/** A block being changed: its key as stored (none: a new block), its records. */
+interface OpenBlock {
+  didId: number
+  collectionId: number
+  stored?: BlockKey
+  entries: RecordEntry[]
+}
+
+/** The writer's side of the forward index: reads a record's links, applies record changes. */
+export class RecordBlockWriter {
+  private readonly find: BlockStatements
+  private readonly put: Database.Statement
+  private readonly del: Database.Statement
+
+  constructor(db: Database.Database) {
+    this.find = blockStatements(db)
+    this.put = db.prepare('INSERT OR REPLACE INTO records (did_id, collection_id, first, entries) VALUES (?, ?, ?, ?)')
+    this.del = db.prepare('DELETE FROM records WHERE did_id = ? AND collection_id = ? AND first = ?')
+  }
+
+  links(didId: number, collectionId: number, rkey: Rkey): Buffer | undefined {
+    return recordLinks(this.find, didId, collectionId, rkey)
+  }
+
+  /**
+   * Applies record changes (in key order; links null: delete), reading and writing each touched
+   * block once: the block each change belongs in is looked up, and while it is the block already
+   * open, the change is made there in memory.
+   */
+  apply(ops: readonly RecordOp[]): void {
+    let block: OpenBlock | undefined
+    for (const op of ops) {
+      const stored = findBlock(this.find, op.didId, op.collectionId, op.rkey, true)
+      if (!block || !isOpen(block, op, stored?.key)) {
+        if (block) this.write(block)
+        block = { didId: op.didId, collectionId: op.collectionId, stored: stored?.key, entries: stored?.entries ?? [] }
+      }
+      const { found, at } = findEntry(block.entries, op.rkey)
+      if (op.links) block.entries.splice(at, found ? 1 : 0, { rkey: op.rkey, links: op.links })
+      else if (found) block.entries.splice(at, 1)
+    }
+    if (block) this.write(block)
+  }
+
+  /**
+   * Writes a changed block back, split if it outgrew BLOCK_BYTES, under new keys if its first
+   * record changed. A new group's block is its tail; an emptied tail is replaced by the block
+   * before it, so a group with blocks always has a tail.
+   */
+  private write(b: OpenBlock): void {
+    const tail = b.stored === undefined || isTail(b.stored)
+    const blocks = packBlocks(b.entries, tail)
+    const stored = b.stored
+    if (stored !== undefined && !blocks.some((k) => sameKey(k.first, stored))) this.del.run(b.didId, b.collectionId, keyParam(stored))
+    for (const k of blocks) this.put.run(b.didId, b.collectionId, keyParam(k.first), k.entries)
+    if (tail && blocks.length === 0 && stored !== undefined) {
+      const before = this.find.lastBefore.get(b.didId, b.collectionId) as [Rkey, Buffer] | undefined
+      if (before) {
+        this.del.run(b.didId, b.collectionId, before[0])
+        const [last] = packBlocks(unpackBlock(before[0], before[1]), true)
+        this.put.run(b.didId, b.collectionId, keyParam(last.first), last.entries)
+      }
+    }
+  }
+}
+
+/** Whether the block a record belongs in (stored under `stored`, undefined: none yet) is the open one. */
+function isOpen(block: OpenBlock, op: RecordOp, stored: BlockKey | undefined): boolean {
+  if (block.didId !== op.didId || block.collectionId !== op.collectionId) return false
+  if (stored === undefined || block.stored === undefined) return stored === block.stored
+  return sameKey(stored, block.stored)
 }

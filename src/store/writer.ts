@@ -1,38 +1,16 @@
 import type Database from 'better-sqlite3'
 import type { ExtractedLink } from '../links/types.js'
-import { BatchBuffer, byDidOrder, byTimeOrder, compareRkey, recordOrder, type LinkOp, type RecordOp } from './batch-buffer.js'
-import { accountOrderTable, type LinkTable } from './did-order.js'
-import { findLink, INLINE_MAX, packLinks, unpackLinks } from './inline-links.js'
+import { BatchBuffer, byTimeOrder, recordOrder } from './batch-buffer.js'
 import { Interner, type DidEntry } from './interner.js'
 import type { StoreHandle } from './open.js'
-import {
-  blockStatements,
-  findBlock,
-  findEntry,
-  isTail,
-  keyParam,
-  packBlocks,
-  recordLinks,
-  sameKey,
-  unpackBlock,
-  type BlockKey,
-  type BlockStatements,
-  type RecordEntry,
-} from './record-blocks.js'
+import { PairWriter } from './pair-writer.js'
+import { keyParam, RecordBlockWriter, unpackBlock, type BlockKey } from './record-blocks.js'
 import { encodeRkey } from './tid.js'
 import { packPairs, unpackPairs } from './varint.js'
 
 export type { DidEntry }
 type Rkey = Buffer | string
 type Pair = [sourceId: number, targetId: number]
-
-/** A block of the forward index being changed: its key as stored (none: a new block), its records. */
-interface OpenBlock {
-  didId: number
-  collectionId: number
-  stored?: BlockKey
-  entries: RecordEntry[]
-}
 
 /**
  * Most buffered link and record changes in an ingest span: ~340 bytes each in the writer's heap
@@ -75,7 +53,8 @@ export class Writer {
   private s
 
   private readonly spanMaxMs: number
-  private readonly blocks: BlockStatements
+  private readonly records: RecordBlockWriter
+  private readonly pairs: PairWriter
 
   constructor(
     readonly store: StoreHandle,
@@ -84,34 +63,12 @@ export class Writer {
     this.spanMaxMs = opts.spanMaxMs ?? 5000
     const db: Database.Database = store.sqlite
     this.ids = new Interner(db)
-    this.blocks = blockStatements(db)
+    this.records = new RecordBlockWriter(db)
+    this.pairs = new PairWriter(db)
     this.s = {
       begin: db.prepare('BEGIN'),
       commit: db.prepare('COMMIT'),
       rollback: db.prepare('ROLLBACK'),
-      putBlock: db.prepare('INSERT OR REPLACE INTO records (did_id, collection_id, first, entries) VALUES (?, ?, ?, ?)'),
-      delBlock: db.prepare('DELETE FROM records WHERE did_id = ? AND collection_id = ? AND first = ?'),
-      insTime: db.prepare('INSERT OR IGNORE INTO links_by_time (target_id, source_id, rkey, did_id) VALUES (?, ?, ?, ?)'),
-      insDid: db.prepare('INSERT OR IGNORE INTO links_by_did (target_id, source_id, did_id, rkey) VALUES (?, ?, ?, ?)'),
-      delTime: db.prepare('DELETE FROM links_by_time WHERE target_id = ? AND source_id = ? AND rkey = ? AND did_id = ?'),
-      delDid: db.prepare('DELETE FROM links_by_did WHERE target_id = ? AND source_id = ? AND did_id = ? AND rkey = ?'),
-      copyToDidOrder: db.prepare(
-        `INSERT INTO links_by_did (target_id, source_id, did_id, rkey)
-         SELECT target_id, source_id, did_id, rkey FROM links_by_time WHERE target_id = ? AND source_id = ?`,
-      ),
-      dropDidOrder: db.prepare('DELETE FROM links_by_did WHERE target_id = ? AND source_id = ?'),
-      /** An account's links to a pair, counted up to a limit, in either table. */
-      accountLinks: {
-        links_by_did: countUpTo(db, 'links_by_did'),
-        links_by_time: countUpTo(db, 'links_by_time'),
-      } satisfies Record<LinkTable, Database.Statement>,
-      getCount: db.prepare('SELECT records, dids, links FROM link_counts WHERE target_id = ? AND source_id = ?').raw(),
-      putCount: db.prepare(
-        'INSERT OR REPLACE INTO link_counts (target_id, source_id, records, dids, links) VALUES (?, ?, ?, ?, ?)',
-      ),
-      pairLinks: db.prepare('SELECT rkey, did_id FROM links_by_time WHERE target_id = ? AND source_id = ?').raw(),
-      dropTime: db.prepare('DELETE FROM links_by_time WHERE target_id = ? AND source_id = ?'),
-      dropCount: db.prepare('DELETE FROM link_counts WHERE target_id = ? AND source_id = ?'),
       setDid: db.prepare('UPDATE dids SET rev = ?, status = ? WHERE id = ?'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       setMetaInt: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, CAST(? AS INTEGER))'),
@@ -357,7 +314,7 @@ export class Writer {
   recordKeys(entry: DidEntry): Array<{ collection: string; rkey: Rkey }> {
     const names = new Map<number, string>()
     const keys: Array<{ collection: string; rkey: Rkey }> = []
-    for (const [collectionId, first, blob] of this.s.accountBlocks.all(entry.id) as Array<[number, Rkey, Buffer]>) {
+    for (const [collectionId, first, blob] of this.s.accountBlocks.all(entry.id) as Array<[number, BlockKey, Buffer]>) {
       let collection = names.get(collectionId)
       if (collection === undefined) {
         collection = this.s.collectionById.get(collectionId) as string
@@ -401,7 +358,7 @@ export class Writer {
   private currentLinks(didId: number, collectionId: number, rkey: Rkey, lookUp = true): Buffer | undefined {
     const op = this.buffer.record(didId, collectionId, rkey)
     if (op) return op.links ?? undefined
-    return lookUp ? recordLinks(this.blocks, didId, collectionId, rkey) : undefined
+    return lookUp ? this.records.links(didId, collectionId, rkey) : undefined
   }
 
   private addLink([sourceId, targetId]: Pair, rkey: Rkey, didId: number): void {
@@ -414,8 +371,8 @@ export class Writer {
 
   /** Writes the transaction's buffered changes in key order, maintaining the counts. */
   private flush(): void {
-    this.flushLinks()
-    this.flushRecords()
+    this.linksDelta += this.pairs.apply([...this.buffer.links.values()].filter((op) => op.delta !== 0).sort(byTimeOrder))
+    this.records.apply([...this.buffer.records.values()].sort(recordOrder))
     const dids = [...this.ids.dirtyDids.values()].sort((a, b) => a.id - b.id)
     for (const d of dids) this.s.setDid.run(d.rev, d.status, d.id)
     this.ids.dirtyDids.clear()
@@ -424,125 +381,6 @@ export class Writer {
     if (this.linksDelta) this.s.addMeta.run('links', this.linksDelta)
     this.recordsDelta = 0
     this.linksDelta = 0
-  }
-
-  /**
-   * Applies the buffered record changes in key order, reading and writing each touched block
-   * once: the block each change belongs in is looked up, and while it is the block already open,
-   * the change is made there in memory.
-   */
-  private flushRecords(): void {
-    let block: OpenBlock | undefined
-    for (const op of [...this.buffer.records.values()].sort(recordOrder)) {
-      const stored = findBlock(this.blocks, op.didId, op.collectionId, op.rkey, true)
-      if (!block || !isOpen(block, op, stored?.key)) {
-        if (block) this.writeBlock(block)
-        block = { didId: op.didId, collectionId: op.collectionId, stored: stored?.key, entries: stored?.entries ?? [] }
-      }
-      const { found, at } = findEntry(block.entries, op.rkey)
-      if (op.links) block.entries.splice(at, found ? 1 : 0, { rkey: op.rkey, links: op.links })
-      else if (found) block.entries.splice(at, 1)
-    }
-    if (block) this.writeBlock(block)
-  }
-
-  /**
-   * Writes a changed block back, split if it outgrew BLOCK_BYTES, under new keys if its first
-   * record changed. A new group's block is its tail; an emptied tail is replaced by the block
-   * before it, so a group with blocks always has a tail.
-   */
-  private writeBlock(b: OpenBlock): void {
-    const tail = b.stored === undefined || isTail(b.stored)
-    const blocks = packBlocks(b.entries, tail)
-    const stored = b.stored
-    if (stored !== undefined && !blocks.some((k) => sameKey(k.first, stored))) {
-      this.s.delBlock.run(b.didId, b.collectionId, keyParam(stored))
-    }
-    for (const k of blocks) this.s.putBlock.run(b.didId, b.collectionId, keyParam(k.first), k.entries)
-    if (tail && blocks.length === 0 && stored !== undefined) {
-      const before = this.blocks.lastBefore.get(b.didId, b.collectionId) as [Rkey, Buffer] | undefined
-      if (before) {
-        this.s.delBlock.run(b.didId, b.collectionId, before[0])
-        const [last] = packBlocks(unpackBlock(before[0], before[1]), true)
-        this.s.putBlock.run(b.didId, b.collectionId, keyParam(last.first), last.entries)
-      }
-    }
-  }
-
-  /** Applies the net link changes one (target, source) pair at a time, in key order. */
-  private flushLinks(): void {
-    const ops = [...this.buffer.links.values()].filter((op) => op.delta !== 0).sort(byTimeOrder)
-    for (let i = 0; i < ops.length; ) {
-      const { targetId, sourceId } = ops[i]
-      let end = i + 1
-      while (end < ops.length && ops[end].targetId === targetId && ops[end].sourceId === sourceId) end++
-      this.flushPair(targetId, sourceId, ops.slice(i, end))
-      i = end
-    }
-  }
-
-  /**
-   * One pair's changes: its links (in its counts row up to INLINE_MAX, inline-links.ts, else
-   * links_by_time rows), its account order (did-order.ts), then its counts. Whether an account
-   * links the pair after its changes (counted where the pair's links now are), less what it
-   * added, plus what it removed, gives whether it linked before: the distinct-account change.
-   */
-  private flushPair(targetId: number, sourceId: number, ops: LinkOp[]): void {
-    const row = this.s.getCount.get(targetId, sourceId) as [records: number, dids: number, links: Buffer | null] | undefined
-    const [recordsBefore, didsBefore] = row ?? [0, 0]
-    // A new pair starts inline; a NULL `links` means links_by_time rows.
-    let inline = !row ? [] : row[2] ? unpackLinks(row[2]) : undefined
-    const applied: LinkOp[] = []
-    for (const op of ops) {
-      if (inline) {
-        const { found, at } = findLink(inline, op)
-        if (op.delta > 0 && !found) inline.splice(at, 0, { rkey: op.rkey, didId: op.didId })
-        else if (op.delta < 0 && found) inline.splice(at, 1)
-        else continue
-      } else {
-        const stmt = op.delta > 0 ? this.s.insTime : this.s.delTime
-        if (stmt.run(targetId, sourceId, op.rkey, op.didId).changes === 0) continue
-      }
-      applied.push(op)
-    }
-    if (applied.length === 0) return
-    const delta = applied.reduce((n, op) => n + op.delta, 0)
-    const records = recordsBefore + delta
-    if (inline && records > INLINE_MAX) {
-      for (const l of inline) this.s.insTime.run(targetId, sourceId, l.rkey, l.didId)
-      inline = undefined
-    } else if (!inline && records > 0 && records <= INLINE_MAX) {
-      inline = (this.s.pairLinks.all(targetId, sourceId) as Array<[Rkey, number]>).map(([rkey, didId]) => ({ rkey, didId }))
-      this.s.dropTime.run(targetId, sourceId)
-    }
-    const table = accountOrderTable(records)
-    const hadTable = accountOrderTable(recordsBefore)
-    if (table === 'links_by_did' && hadTable !== 'links_by_did') this.s.copyToDidOrder.run(targetId, sourceId)
-    else if (table !== 'links_by_did' && hadTable === 'links_by_did') this.s.dropDidOrder.run(targetId, sourceId)
-    applied.sort(byDidOrder)
-    let dids = didsBefore
-    for (let i = 0; i < applied.length; ) {
-      const didId = applied[i].didId
-      let added = 0
-      let removed = 0
-      for (; i < applied.length && applied[i].didId === didId; i++) {
-        const op = applied[i]
-        if (op.delta > 0) added++
-        else removed++
-        if (table === 'links_by_did' && hadTable === 'links_by_did') {
-          if (op.delta > 0) this.s.insDid.run(targetId, sourceId, didId, op.rkey)
-          else this.s.delDid.run(targetId, sourceId, didId, op.rkey)
-        }
-      }
-      // Counted up to added + 1: more than that means it linked before too, whatever it removed.
-      const now = inline
-        ? inline.reduce((n, l) => n + Number(l.didId === didId), 0)
-        : (this.s.accountLinks[table].get(targetId, sourceId, didId, added + 1) as number)
-      dids += Number(now > 0) - Number(now - added + removed > 0)
-    }
-    if (records > 0) this.s.putCount.run(targetId, sourceId, records, dids, inline ? packLinks(inline) : null)
-    else this.s.dropCount.run(targetId, sourceId)
-    this.linksDelta += delta
   }
 
   /** Jetstream instance whose time base the stored cursor is in; undefined when unknown. */
@@ -556,19 +394,6 @@ export class Writer {
     if (host === undefined) this.store.sqlite.prepare("DELETE FROM meta WHERE key = 'cursor_host'").run()
     else this.store.sqlite.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor_host', ?)").run(host)
   }
-}
-
-/** Whether the block a record belongs in (stored under `stored`, undefined: none yet) is the open one. */
-function isOpen(block: OpenBlock, op: RecordOp, stored: BlockKey | undefined): boolean {
-  if (block.didId !== op.didId || block.collectionId !== op.collectionId) return false
-  if (stored === undefined || block.stored === undefined) return stored === block.stored
-  return sameKey(stored, block.stored)
-}
-
-function countUpTo(db: Database.Database, table: LinkTable): Database.Statement {
-  return db
-    .prepare(`SELECT count(*) FROM (SELECT 1 FROM ${table} WHERE target_id = ? AND source_id = ? AND did_id = ? LIMIT ?)`)
-    .pluck()
 }
 
 function pairKey(p: Pair): string {
