@@ -11,7 +11,7 @@ import { ingestHealth } from './ops/health.js'
 import { applyTimeouts } from './ops/http.js'
 import { createOps, metricsApp, opsOptions } from './ops/index.js'
 import type { MetricsJson } from './ops/ingest-metrics.js'
-import { openStore } from './store/open.js'
+import { migrationLog, openStore } from './store/open.js'
 import { Reader } from './store/reader.js'
 import { WriterSupervisor } from './indexer/supervisor.js'
 import type { WorkerOptions } from './indexer/worker.js'
@@ -33,7 +33,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
   if (config['read-only']) {
     if (!existsSync(config.db!)) throw new Error(`--read-only needs an existing database, ${config.db} not found`)
   } else {
-    await (await openStore(config.db!)).close() // create and migrate before the reader opens it
+    // Create and migrate before the reader opens it.
+    await (await openStore(config.db!, { onMigration: migrationLog(log) })).close()
   }
   const readStore = await openStore(config.db!, { readOnly: true })
   const reader = new Reader(readStore)

@@ -147,7 +147,11 @@ test('migration 004 keeps the account order of large subjects only, and reads ag
     assert.equal(all, accounts.length + 5)
     raw.close()
 
-    store = await openStore(path)
+    const reported: unknown[] = []
+    store = await openStore(path, { onMigration: (e) => reported.push('pending' in e ? e.pending : e.done) })
+    // What runs is reported before and after (the service logs it: an upgrade can take minutes).
+    const upgraded = ['2026-11-27-004-account-order-for-large-subjects', '2026-11-27-005-record-blocks', '2026-11-27-006-inline-links']
+    assert.deepEqual(reported, [upgraded, upgraded])
     const reader = new Reader(store)
     const rows = store.sqlite.prepare('SELECT count(*) FROM links_by_did').pluck().get()
     assert.equal(rows, accounts.length, 'only the large pair keeps its account order')

@@ -1,6 +1,6 @@
 import type { LexMap } from '@atproto/lex'
 import type { Logger } from '../logger.js'
-import { openStore, type StoreHandle } from '../store/open.js'
+import { migrationLog, openStore, type StoreHandle } from '../store/open.js'
 import { IngestMetrics } from '../ops/ingest-metrics.js'
 import { Writer, type WriterOptions } from '../store/writer.js'
 import { Batcher, type BatcherOptions } from './batcher.js'
@@ -65,7 +65,7 @@ export class IngestLoop {
   }
 
   static async open(dbPath: string, log: Logger, opts: BatcherOptions & WriterOptions = {}): Promise<IngestLoop> {
-    const store = await openStore(dbPath)
+    const store = await openStore(dbPath, { onMigration: migrationLog(log) })
     return new IngestLoop(store, new Writer(store, opts), log, opts)
   }
 

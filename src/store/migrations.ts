@@ -4,6 +4,7 @@ import type Database from 'better-sqlite3'
 import { DID_ORDER_ABOVE } from './did-order.js'
 import { migrateInlineLinks } from './migrate-inline-links.js'
 import { migrateRecordBlocks } from './migrate-record-blocks.js'
+import type { OpenOptions } from './open.js'
 import type { Schema } from './schema.js'
 
 // Migrations are listed here (not read from a folder) so they work from any install path. Those
@@ -122,12 +123,20 @@ const migrations = (sqlite: Database.Database): Record<string, Migration> => ({
   },
 })
 
-export async function migrateToLatest(db: Kysely<Schema>, sqlite: Database.Database): Promise<void> {
+export async function migrateToLatest(
+  db: Kysely<Schema>,
+  sqlite: Database.Database,
+  report: OpenOptions['onMigration'] = () => {},
+): Promise<void> {
   const provider: MigrationProvider = { getMigrations: async () => migrations(sqlite) }
   const migrator = new Migrator({ db, provider })
+  const pending = (await migrator.getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name)
+  if (pending.length) report({ pending })
+  const started = Date.now()
   const { error, results } = await migrator.migrateToLatest()
   const failed = results?.find((r) => r.status === 'Error')
   if (error || failed) {
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`, { cause: error })
   }
+  if (pending.length) report({ done: pending, ms: Date.now() - started })
 }

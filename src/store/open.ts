@@ -3,6 +3,7 @@ import { Kysely, SqliteDialect } from 'kysely'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { registerDidFunctions } from './did-codec.js'
+import type { Logger } from '../logger.js'
 import { migrateToLatest } from './migrations.js'
 import type { Schema } from './schema.js'
 
@@ -11,6 +12,8 @@ export interface OpenOptions {
   readOnly?: boolean
   /** Page cache of this connection in MiB (see BENCHMARKS.md for how the defaults were chosen). */
   cacheMiB?: number
+  /** Told which migrations are about to run, and when they are done (they can take minutes on a large index). */
+  onMigration?: (event: { pending: string[] } | { done: string[]; ms: number }) => void
 }
 
 export interface StoreHandle {
@@ -43,7 +46,7 @@ export async function openStore(path: string, opts: OpenOptions = {}): Promise<S
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) })
   if (!opts.readOnly) {
     registerDidFunctions(sqlite)
-    await migrateToLatest(db, sqlite)
+    await migrateToLatest(db, sqlite, opts.onMigration)
   }
   return {
     sqlite,
@@ -54,5 +57,13 @@ export async function openStore(path: string, opts: OpenOptions = {}): Promise<S
       // Kysely closes the handle only if it ever ran a query through it; the reader never does.
       if (sqlite.open) sqlite.close()
     },
+  }
+}
+
+/** Logs a database upgrade: which migrations run (the service does not answer meanwhile), and how long they took. */
+export function migrationLog(log: Logger): OpenOptions['onMigration'] {
+  return (e) => {
+    if ('pending' in e) log.info({ migrations: e.pending }, 'upgrading the database; this can take minutes on a large index')
+    else log.info({ migrations: e.done, ms: e.ms }, 'database upgraded')
   }
 }
