@@ -156,12 +156,13 @@ export function recordLinks(s: BlockStatements, didId: number, collectionId: num
   return found ? block.entries[at].links : undefined
 }
 
-/** A block being changed: its key as stored (none: a new block), its records. */
+/** A block being changed: its key as stored (none: a new block), its records, its first rkey as stored. */
 interface OpenBlock {
   didId: number
   collectionId: number
   stored?: BlockKey
   entries: RecordEntry[]
+  first?: Rkey
 }
 
 /** The writer's side of the forward index: reads a record's links, applies record changes. */
@@ -188,10 +189,13 @@ export class RecordBlockWriter {
   apply(ops: readonly RecordOp[]): void {
     let block: OpenBlock | undefined
     for (const op of ops) {
-      const stored = findBlock(this.find, op.didId, op.collectionId, op.rkey, true)
-      if (!block || !isOpen(block, op, stored?.key)) {
-        if (block) this.write(block)
-        block = { didId: op.didId, collectionId: op.collectionId, stored: stored?.key, entries: stored?.entries ?? [] }
+      if (!block || !holds(block, op)) {
+        const stored = findBlock(this.find, op.didId, op.collectionId, op.rkey, true)
+        if (!block || !isOpen(block, op, stored?.key)) {
+          if (block) this.write(block)
+          const entries = stored?.entries ?? []
+          block = { didId: op.didId, collectionId: op.collectionId, stored: stored?.key, entries, first: entries[0]?.rkey }
+        }
       }
       const { found, at } = findEntry(block.entries, op.rkey)
       if (op.links) block.entries.splice(at, found ? 1 : 0, { rkey: op.rkey, links: op.links })
@@ -220,6 +224,17 @@ export class RecordBlockWriter {
       }
     }
   }
+}
+
+/**
+ * Whether the open block surely holds a record, without a lookup: a new block (its account's
+ * collection had none), or the tail and an rkey at or after the tail's first (changes come in
+ * key order: a backfill's or a span's many records of one account).
+ */
+function holds(block: OpenBlock, op: RecordOp): boolean {
+  if (block.didId !== op.didId || block.collectionId !== op.collectionId) return false
+  if (block.stored === undefined) return true
+  return isTail(block.stored) && block.first !== undefined && compareRkey(op.rkey, block.first) >= 0
 }
 
 /** Whether the block a record belongs in (stored under `stored`, undefined: none yet) is the open one. */
