@@ -92,23 +92,18 @@ const migrations = (sqlite: Database.Database): Record<string, Migration> => ({
     // links_by_did keeps only the pairs with more than DID_ORDER_ABOVE links (did-order.ts): it is
     // copied in key order for those pairs and swapped in, in one transaction (the migrator opens
     // none on SQLite). The old table's pages are reused by new rows; `compact --vacuum` frees them.
-    async up(db: Kysely<any>) {
-      await sql`BEGIN IMMEDIATE`.execute(db)
-      try {
-        await sql`CREATE TABLE links_by_did_large (
-          target_id INTEGER NOT NULL, source_id INTEGER NOT NULL, did_id INTEGER NOT NULL, rkey ANY NOT NULL,
-          PRIMARY KEY (target_id, source_id, did_id, rkey)) STRICT, WITHOUT ROWID`.execute(db)
-        await sql`INSERT INTO links_by_did_large
-          SELECT d.target_id, d.source_id, d.did_id, d.rkey FROM link_counts c
-          JOIN links_by_did d ON d.target_id = c.target_id AND d.source_id = c.source_id
-          WHERE c.records > ${sql.lit(DID_ORDER_ABOVE)} ORDER BY 1, 2, 3, 4`.execute(db)
-        await sql`DROP TABLE links_by_did`.execute(db)
-        await sql`ALTER TABLE links_by_did_large RENAME TO links_by_did`.execute(db)
-        await sql`COMMIT`.execute(db)
-      } catch (err) {
-        await sql`ROLLBACK`.execute(db)
-        throw err
-      }
+    async up() {
+      sqlite.transaction(() =>
+        sqlite.exec(`CREATE TABLE links_by_did_large (
+            target_id INTEGER NOT NULL, source_id INTEGER NOT NULL, did_id INTEGER NOT NULL, rkey ANY NOT NULL,
+            PRIMARY KEY (target_id, source_id, did_id, rkey)) STRICT, WITHOUT ROWID;
+          INSERT INTO links_by_did_large
+            SELECT d.target_id, d.source_id, d.did_id, d.rkey FROM link_counts c
+            JOIN links_by_did d ON d.target_id = c.target_id AND d.source_id = c.source_id
+            WHERE c.records > ${DID_ORDER_ABOVE} ORDER BY 1, 2, 3, 4;
+          DROP TABLE links_by_did;
+          ALTER TABLE links_by_did_large RENAME TO links_by_did;`),
+      )()
     },
   },
   '2026-11-27-005-record-blocks': {
