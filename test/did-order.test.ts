@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { Sfc32 } from '../bench/generate.js'
 import { Indexer } from '../src/indexer/indexer.js'
 import { parseSource } from '../src/links/source.js'
 import { DID_ORDER_ABOVE } from '../src/store/did-order.js'
@@ -18,16 +19,6 @@ import { account, del, did, follow, lines } from './helpers/events.js'
 import { timeLinks } from './helpers/index-tables.js'
 
 const FOLLOW = parseSource('app.bsky.graph.follow:subject')!
-
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Link {
   did: string
@@ -86,22 +77,22 @@ test('a subject crossing the account-order threshold both ways keeps every listi
     const reader = new Reader(readStore)
     const subject = did('subject')
     const accounts = Array.from({ length: 12 }, (_, i) => did(`acct${i}`))
-    const rand = random(7)
+    const rng = new Sfc32(7)
     let model: Link[] = []
     const key = () => reader.key(subject, FOLLOW)
     // Up past the line, down below it, and up again; each batch both adds and removes.
     for (const goal of [90, 40, 70, 10, 66, 64, 65, 16, 17, 3, 80, 0, 5]) {
       while (model.length !== goal) {
         const events: object[] = []
-        const size = 1 + Math.floor(rand() * Math.min(20, Math.abs(goal - model.length) + 2))
+        const size = 1 + Math.floor(rng.float() * Math.min(20, Math.abs(goal - model.length) + 2))
         for (let i = 0; i < size; i++) {
-          const grow = model.length < goal ? rand() < 0.85 : rand() < 0.15
+          const grow = model.length < goal ? rng.float() < 0.85 : rng.float() < 0.15
           if (grow || model.length === 0) {
-            const e = follow(accounts[Math.floor(rand() * accounts.length)]!, subject)
+            const e = follow(accounts[rng.below(accounts.length)]!, subject)
             model.push({ did: e.did, rkey: e.commit.rkey })
             events.push(e)
           } else {
-            const [gone] = model.splice(Math.floor(rand() * model.length), 1)
+            const [gone] = model.splice(rng.below(model.length), 1)
             events.push(del(gone!.did, 'app.bsky.graph.follow', gone!.rkey))
           }
         }
