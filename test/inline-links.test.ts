@@ -41,13 +41,12 @@ test('migration 006 moves the links of small pairs into their counts rows; reads
     new Indexer(new Writer(store)).applyLines(
       lines([...accounts.map((a) => follow(a, big)), follow(accounts[0]!, small), follow(accounts[1]!, small)]),
     )
-    const reader = new Reader(store)
-    const read = () =>
+    const read = (reader: Reader) =>
       [big, small].map((subject) => {
         const key = reader.key(subject, FOLLOW)
         return { counts: reader.counts(key), page: reader.backlinks(key, { limit: 100 }).items, dids: reader.linkingDids(key, { limit: 100 }).items }
       })
-    const before = read()
+    const before = read(new Reader(store))
     const links = timeLinks(store.sqlite)
     assert.equal(links.length, accounts.length + 2)
     await store.close()
@@ -64,14 +63,7 @@ test('migration 006 moves the links of small pairs into their counts rows; reads
     const rows = store.sqlite.prepare('SELECT count(*) FROM links_by_time').pluck().get()
     assert.equal(rows, accounts.length, 'only the pair of more than INLINE_MAX links keeps rows')
     assert.deepEqual(timeLinks(store.sqlite), links)
-    const after = new Reader(store)
-    assert.deepEqual(
-      [big, small].map((subject) => {
-        const key = after.key(subject, FOLLOW)
-        return { counts: after.counts(key), page: after.backlinks(key, { limit: 100 }).items, dids: after.linkingDids(key, { limit: 100 }).items }
-      }),
-      before,
-    )
+    assert.deepEqual(read(new Reader(store)), before)
     await store.close()
   } finally {
     rmSync(dir, { recursive: true, force: true })
