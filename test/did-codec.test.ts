@@ -11,6 +11,7 @@ import { openStore } from '../src/store/open.js'
 import { Reader } from '../src/store/reader.js'
 import { Writer } from '../src/store/writer.js'
 import { like, lines, postUri } from './helpers/events.js'
+import { toLinkRows } from './helpers/index-tables.js'
 
 const LIKE = parseSource('app.bsky.feed.like:subject.uri')!
 const plc = ['did:plc:aaaaaaaaaaaaaaaaaaaaaaaa', 'did:plc:777777777777777777777777', 'did:plc:uerzplxk5ap26mbuepxyz2rz', 'did:plc:z72i7hdynmk6r22z27h6tvur']
@@ -40,6 +41,7 @@ test('an index with text DIDs is compacted by the migration and answers with the
 
     // Turn it back into a database of the previous version: DIDs as text, migration not applied.
     const raw = new Database(path)
+    toLinkRows(raw)
     raw.function('did_text', (v: unknown) => (Buffer.isBuffer(v) ? decodeDid(v) : v))
     raw.exec("UPDATE dids SET did = did_text(did); DELETE FROM kysely_migration WHERE name >= '2026-11-27-003'")
     assert.equal(raw.prepare("SELECT count(*) FROM dids WHERE typeof(did) = 'blob'").pluck().get(), 0)

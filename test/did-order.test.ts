@@ -1,4 +1,4 @@
-// Where a pair keeps its links by size: in its counts row up to INLINE_MAX, as links_by_time rows
+// Where a pair keeps its links by size: in its counts row up to INLINE_MAX, in links_by_time blocks
 // above, and also in account order (links_by_did) above DID_ORDER_ABOVE. A subject whose links
 // cross both lines in both directions, against a model of its links.
 import Database from 'better-sqlite3'
@@ -12,11 +12,12 @@ import { Indexer } from '../src/indexer/indexer.js'
 import { parseSource } from '../src/links/source.js'
 import { DID_ORDER_ABOVE } from '../src/store/did-order.js'
 import { INLINE_MAX } from '../src/store/inline-links.js'
+import { DID_ORDER, TIME_ORDER, type LinkOrder } from '../src/store/link-blocks.js'
 import { openStore, type StoreHandle } from '../src/store/open.js'
 import { Reader, type LinkKey } from '../src/store/reader.js'
 import { Writer } from '../src/store/writer.js'
 import { account, del, did, follow, lines } from './helpers/events.js'
-import { timeLinks } from './helpers/index-tables.js'
+import { blockLinks, pairLinkCount, timeLinks, toLinkRows } from './helpers/index-tables.js'
 
 const FOLLOW = parseSource('app.bsky.graph.follow:subject')!
 
@@ -27,14 +28,9 @@ interface Link {
 
 /** Every listing of the subject agrees with the model, and links_by_did holds it only when large. */
 function check(store: StoreHandle, reader: Reader, key: LinkKey, model: Link[], accounts: string[], label: string) {
-  const rows = (table: string) =>
-    store.sqlite
-      .prepare(`SELECT count(*) FROM ${table} WHERE target_id = ? AND source_id = ?`)
-      .pluck()
-      .get(key.targetId, key.sourceId) as number
-  const byDid = rows('links_by_did')
-  assert.equal(byDid, model.length > DID_ORDER_ABOVE ? model.length : 0, `${label}: links_by_did rows`)
-  assert.equal(rows('links_by_time'), model.length > INLINE_MAX ? model.length : 0, `${label}: links_by_time rows`)
+  const links = (order: LinkOrder) => pairLinkCount(store.sqlite, order, key.targetId!, key.sourceId!)
+  assert.equal(links(DID_ORDER), model.length > DID_ORDER_ABOVE ? model.length : 0, `${label}: links in links_by_did`)
+  assert.equal(links(TIME_ORDER), model.length > INLINE_MAX ? model.length : 0, `${label}: links in links_by_time`)
   const linkers = new Set(model.map((l) => l.did))
   assert.deepEqual(reader.counts(key), { records: model.length, dids: linkers.size }, `${label}: counts`)
 
@@ -127,12 +123,14 @@ test('migration 004 keeps the account order of large subjects only, and reads ag
     new Indexer(new Writer(store)).applyLines(
       lines([...accounts.map((a) => follow(a, big)), ...accounts.slice(0, 5).map((a) => follow(a, small))]),
     )
+    const links = timeLinks(store.sqlite)
     await store.close()
 
-    // The previous version kept every pair in account order.
+    // The previous version kept every pair in account order, a row per link.
     const raw = new Database(path)
+    toLinkRows(raw)
     const insert = raw.prepare('INSERT OR IGNORE INTO links_by_did VALUES (?, ?, ?, ?)')
-    for (const [targetId, sourceId, rkey, didId] of timeLinks(raw)) insert.run(targetId, sourceId, didId, rkey)
+    for (const [targetId, sourceId, rkey, didId] of links) insert.run(targetId, sourceId, didId, rkey)
     raw.exec("DELETE FROM kysely_migration WHERE name >= '2026-11-27-004'")
     const all = raw.prepare('SELECT count(*) FROM links_by_did').pluck().get()
     assert.equal(all, accounts.length + 5)
@@ -141,11 +139,15 @@ test('migration 004 keeps the account order of large subjects only, and reads ag
     const reported: unknown[] = []
     store = await openStore(path, { onMigration: (e) => reported.push('pending' in e ? e.pending : e.done) })
     // What runs is reported before and after (the service logs it: an upgrade can take minutes).
-    const upgraded = ['2026-11-27-004-account-order-for-large-subjects', '2026-11-27-005-record-blocks', '2026-11-27-006-inline-links']
+    const upgraded = [
+      '2026-11-27-004-account-order-for-large-subjects',
+      '2026-11-27-005-record-blocks',
+      '2026-11-27-006-inline-links',
+      '2026-12-07-007-link-blocks',
+    ]
     assert.deepEqual(reported, [upgraded, upgraded])
     const reader = new Reader(store)
-    const rows = store.sqlite.prepare('SELECT count(*) FROM links_by_did').pluck().get()
-    assert.equal(rows, accounts.length, 'only the large pair keeps its account order')
+    assert.equal(blockLinks(store.sqlite, DID_ORDER).length, accounts.length, 'only the large pair keeps its account order')
     for (const [subject, n] of [[big, accounts.length], [small, 5]] as const) {
       const key = reader.key(subject, FOLLOW)
       assert.deepEqual(reader.counts(key), { records: n, dids: n })

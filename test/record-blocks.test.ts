@@ -14,7 +14,7 @@ import { BLOCK_BYTES, isTail, packBlocks, unpackBlock, type RecordEntry } from '
 import { encodeRkey } from '../src/store/tid.js'
 import { Writer } from '../src/store/writer.js'
 import { create, del, did, lines, postUri, tid, update } from './helpers/events.js'
-import { recordRows, timeLinks } from './helpers/index-tables.js'
+import { recordRows, timeLinks, toLinkRows } from './helpers/index-tables.js'
 
 const LIKE = parseSource('app.bsky.feed.like:subject.uri')!
 
@@ -125,8 +125,9 @@ test('migration 005 packs a row-per-record forward index into the same records',
     const before = recordRows(store)
     await store.close()
 
-    // The previous version: one row per record.
+    // The previous version: one row per record (and per link).
     const raw = new Database(path)
+    toLinkRows(raw)
     raw.exec(`DROP TABLE records; CREATE TABLE records (
       did_id INTEGER NOT NULL, collection_id INTEGER NOT NULL, rkey ANY NOT NULL, links BLOB NOT NULL,
       PRIMARY KEY (did_id, collection_id, rkey)) STRICT, WITHOUT ROWID;

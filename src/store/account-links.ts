@@ -1,8 +1,9 @@
 import type Database from 'better-sqlite3'
 import { compareRkey, type Rkey } from './batch-buffer.js'
-import { accountOrderTable, type LinkTable } from './did-order.js'
+import { DID_ORDER_ABOVE } from './did-order.js'
 import type { PairLink } from './inline-links.js'
-import { decodeRkey, RKEY_AS_TEXT, rkeyFromText } from './tid.js'
+import { DID_ORDER, FIRST_RKEY, LAST_RKEY, LinkBlocks, TIME_ORDER } from './link-blocks.js'
+import { decodeRkey } from './tid.js'
 
 /** Where a walk starts: a stored rkey, and whether a link at it is included. */
 export interface WalkFrom {
@@ -12,8 +13,8 @@ export interface WalkFrom {
 
 /**
  * One account's links to a (target, source), wherever the pair keeps them: its counts row for a
- * small pair (inline-links.ts), links_by_time for a middle-sized one, its account order
- * (links_by_did) for a large one (did-order.ts).
+ * small pair (inline-links.ts), its links_by_time blocks for a middle-sized one (read whole: at
+ * most DID_ORDER_ABOVE links), its account order (links_by_did) for a large one (did-order.ts).
  */
 export interface AccountLinks {
   count(didId: number): number
@@ -23,49 +24,49 @@ export interface AccountLinks {
   walk(didId: number, n: number, reverse: boolean, from?: WalkFrom): string[]
 }
 
-type Statements = Record<
-  'count' | 'hasNewer' | 'newest' | 'oldest' | 'newestBefore' | 'newestFrom' | 'oldestAfter' | 'oldestFrom',
-  Database.Statement
->
-
-function statements(db: Database.Database, table: LinkTable): Statements {
-  const account = `FROM ${table} WHERE target_id = ? AND source_id = ? AND did_id = ?`
-  const walk = (cond: string, order: string) =>
-    db.prepare(`SELECT ${RKEY_AS_TEXT} AS k ${account}${cond} ORDER BY rkey ${order} LIMIT ?`).pluck()
-  return {
-    count: db.prepare(`SELECT count(*) ${account}`).pluck(),
-    hasNewer: db.prepare(`SELECT 1 ${account} AND rkey > ? LIMIT 1`).pluck(),
-    newest: walk('', 'DESC'),
-    oldest: walk('', 'ASC'),
-    newestBefore: walk(' AND rkey < ?', 'DESC'),
-    newestFrom: walk(' AND rkey <= ?', 'DESC'),
-    oldestAfter: walk(' AND rkey > ?', 'ASC'),
-    oldestFrom: walk(' AND rkey >= ?', 'ASC'),
-  }
-}
-
 /** Builds the AccountLinks of pairs on one connection (statements prepared once). */
 export class AccountLinksFactory {
-  private readonly tables: Record<LinkTable, Statements>
+  private readonly time: LinkBlocks
+  private readonly did: LinkBlocks
 
   constructor(db: Database.Database) {
-    this.tables = { links_by_did: statements(db, 'links_by_did'), links_by_time: statements(db, 'links_by_time') }
+    this.time = new LinkBlocks(db, TIME_ORDER)
+    this.did = new LinkBlocks(db, DID_ORDER)
   }
 
   /** For a pair with `records` links, and its inline links if it keeps them in its counts row. */
   of(targetId: number, sourceId: number, records: number, inline: PairLink[] | undefined): AccountLinks {
-    return inline ? inlineAccountLinks(inline) : tableAccountLinks(this.tables[accountOrderTable(records)], targetId, sourceId)
+    if (inline) return inlineAccountLinks(inline)
+    if (records <= DID_ORDER_ABOVE) return inlineAccountLinks(this.time.all(targetId, sourceId))
+    return didOrderAccountLinks(this.did, targetId, sourceId)
   }
 }
 
-function tableAccountLinks(s: Statements, targetId: number, sourceId: number): AccountLinks {
+/** A large pair's account order: each account's links are a run of it, found by one block lookup. */
+function didOrderAccountLinks(blocks: LinkBlocks, targetId: number, sourceId: number): AccountLinks {
+  /** The account's links from an rkey (included or not), oldest first (forward) or newest first. */
+  function* run(didId: number, forward: boolean, rkey: Rkey, inclusive: boolean): Generator<PairLink> {
+    for (const l of blocks.scan(targetId, sourceId, forward, { didId, rkey }, inclusive)) {
+      if (l.didId !== didId) return
+      yield l
+    }
+  }
   return {
-    count: (didId) => s.count.get(targetId, sourceId, didId) as number,
-    hasNewer: (didId, rkey) => s.hasNewer.get(targetId, sourceId, didId, rkey) !== undefined,
+    count(didId) {
+      let n = 0
+      for (const _ of run(didId, true, FIRST_RKEY, true)) n++
+      return n
+    },
+    hasNewer: (didId, rkey) => !run(didId, true, rkey, false).next().done,
     walk(didId, n, reverse, from) {
-      if (!from) return ((reverse ? s.oldest : s.newest).all(targetId, sourceId, didId, n) as string[]).map(rkeyFromText)
-      const stmt = reverse ? (from.inclusive ? s.oldestFrom : s.oldestAfter) : from.inclusive ? s.newestFrom : s.newestBefore
-      return (stmt.all(targetId, sourceId, didId, from.rkey, n) as string[]).map(rkeyFromText)
+      const out: string[] = []
+      if (n <= 0) return out
+      const start = from?.rkey ?? (reverse ? FIRST_RKEY : LAST_RKEY)
+      for (const l of run(didId, reverse, start, from?.inclusive ?? true)) {
+        out.push(decodeRkey(l.rkey))
+        if (out.length >= n) break
+      }
+      return out
     },
   }
 }

@@ -5,10 +5,10 @@ import { pushVarint, readVarint } from './varint.js'
 
 /**
  * A (target, source) with at most INLINE_MAX links keeps them in its link_counts row (`links`),
- * not as links_by_time rows: most pairs have one to a few links (a reply, a follow, a post's few
+ * not in links_by_time: most pairs have one to a few links (a reply, a follow, a post's few
  * likes), and a row of their own cost each link ~25 bytes and the writer a second B-tree to
- * change. Larger pairs keep links_by_time rows and a NULL `links` (BENCHMARKS.md, "Small
- * subjects' links in their counts row").
+ * change. Larger pairs keep links_by_time blocks (link-blocks.ts) and a NULL `links`
+ * (BENCHMARKS.md, "Small subjects' links in their counts row").
  */
 export const INLINE_MAX = 16
 

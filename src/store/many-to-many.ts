@@ -1,10 +1,9 @@
 import type { NsidString } from '@atproto/syntax'
 import type Database from 'better-sqlite3'
 import { comparePosition, decodePosition, encodePosition, InvalidCursorError, type Position } from './page-cursor.js'
-import { findLink, type PairLink } from './inline-links.js'
-import { inlineWalk, LINKS_TO_KEY, type LinkKey, type LinkRecord, type Reader } from './reader.js'
+import type { LinkKey, LinkRecord, Reader } from './reader.js'
 import { blockStatements, recordLinks, type BlockStatements } from './record-blocks.js'
-import { encodeRkey, rkeyFromText } from './tid.js'
+import { encodeRkey } from './tid.js'
 import { unpackPairs } from './varint.js'
 
 // Many-to-many: records linking to `subject` from (collection, path) whose *other* link, at
@@ -12,7 +11,7 @@ import { unpackPairs } from './varint.js'
 // (.subject). The join uses the forward index: each linking record's `records.links` blob holds its
 // (source, target) pairs, read by primary key.
 //
-// Cost: a page of items walks links_by_time in key order and reads one forward row per linking
+// Cost: a page of items walks the subject's links in time order and reads one forward row per linking
 // record, so it is O(page) in the common case. Counts group every linking record (O(n)): they are
 // refused above `maxScan` linking records unless a did or otherSubject filter narrows the set, and
 // a page of items reads at most `maxScan` records before returning a short page with a cursor.
@@ -77,7 +76,6 @@ export function manyToMany(reader: Reader): ManyToMany {
 }
 
 export class ManyToMany {
-  private s
   private readonly blocks: BlockStatements
 
   constructor(
@@ -86,15 +84,6 @@ export class ManyToMany {
   ) {
     const db: Database.Database = reader.store.sqlite
     this.blocks = blockStatements(db)
-    this.s = {
-      // Newest first, starting at a position (inclusive) so a page can resume inside a record.
-      walk: db.prepare(`${LINKS_TO_KEY} ORDER BY rkey DESC, did_id DESC`).raw(),
-      walkFrom: db.prepare(`${LINKS_TO_KEY} AND (rkey, did_id) <= (?, ?) ORDER BY rkey DESC, did_id DESC`).raw(),
-      linksTo: db
-        .prepare('SELECT 1 FROM links_by_time WHERE target_id = ? AND source_id = ? AND rkey = ? AND did_id = ?')
-        .pluck(),
-      linkersOf: db.prepare(LINKS_TO_KEY).raw(),
-    }
   }
 
   /** Linking records with the other subject each links to, newest first; one item per other link. */
@@ -206,14 +195,13 @@ export class ManyToMany {
       if (viaOthers <= this.maxScan && viaOthers < this.reader.counts(q.key).records) {
         const positions = this.collect(
           [...others].flatMap((id) =>
-            this.linkersOf(id, otherSourceId).filter((p) => this.linksTo(targetId, sourceId, inline, p)),
+            this.linkersOf(id, otherSourceId).filter((p) => this.reader.hasLink(targetId, sourceId, inline, p)),
           ),
         )
         return { ...base, candidates: (from) => fromPosition(positions, from) }
       }
     }
-    if (inline) return { ...base, candidates: (from) => inlineWalk(inline, from, false, true) }
-    return { ...base, candidates: (from) => this.walk(targetId, sourceId, from) }
+    return { ...base, candidates: (from) => this.reader.positions(targetId, sourceId, inline, from, false, true) }
   }
 
   /** Other target ids of one linking record, ascending (a stable order inside the record). */
@@ -227,25 +215,8 @@ export class ManyToMany {
     return out.sort((a, b) => a - b)
   }
 
-  private *walk(targetId: number, sourceId: number, from?: Position): Iterable<Position> {
-    const rows = from
-      ? this.s.walkFrom.iterate(targetId, sourceId, encodeRkey(from.rkey), from.didId)
-      : this.s.walk.iterate(targetId, sourceId)
-    for (const [rkey, didId] of rows as Iterable<[string, number]>) yield { rkey: rkeyFromText(rkey), didId }
-  }
-
-  /** Whether the record at `p` links to the pair (whose inline links, if it keeps them, are given). */
-  private linksTo(targetId: number, sourceId: number, inline: PairLink[] | undefined, p: Position): boolean {
-    const rkey = encodeRkey(p.rkey)
-    if (inline) return findLink(inline, { rkey, didId: p.didId }).found
-    return this.s.linksTo.get(targetId, sourceId, rkey, p.didId) !== undefined
-  }
-
   private linkersOf(targetId: number, sourceId: number): Position[] {
-    const { inline } = this.reader.pair(targetId, sourceId)
-    if (inline) return inlineWalk(inline, undefined, true)
-    const rows = this.s.linkersOf.all(targetId, sourceId) as Array<[string, number]>
-    return rows.map(([rkey, didId]) => ({ rkey: rkeyFromText(rkey), didId }))
+    return [...this.reader.positions(targetId, sourceId, this.reader.pair(targetId, sourceId).inline, undefined, true)]
   }
 
   /** A bounded candidate list in page order (newest first), without duplicates. */

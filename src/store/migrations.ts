@@ -3,6 +3,7 @@ import { Migrator, type Migration, type MigrationProvider } from 'kysely/migrati
 import type Database from 'better-sqlite3'
 import { DID_ORDER_ABOVE } from './did-order.js'
 import { migrateInlineLinks } from './migrate-inline-links.js'
+import { migrateLinkBlocks } from './migrate-link-blocks.js'
 import { migrateRecordBlocks } from './migrate-record-blocks.js'
 import type { OpenOptions } from './open.js'
 import type { Schema } from './schema.js'
@@ -114,6 +115,11 @@ const migrations = (sqlite: Database.Database): Record<string, Migration> => ({
   '2026-11-27-006-inline-links': {
     async up() {
       migrateInlineLinks(sqlite)
+    },
+  },
+  '2026-12-07-007-link-blocks': {
+    async up() {
+      migrateLinkBlocks(sqlite)
     },
   },
 })

@@ -7,9 +7,10 @@ import type { StoreHandle } from './open.js'
 import { comparePosition, decodePosition, encodePosition, type Position } from './page-cursor.js'
 import { decodeDid, encodeDid } from './did-codec.js'
 import { AccountLinksFactory, type AccountLinks } from './account-links.js'
-import { unpackLinks, type PairLink } from './inline-links.js'
+import { findLink, unpackLinks, type PairLink } from './inline-links.js'
+import { LinkBlocks, TIME_ORDER } from './link-blocks.js'
 import { decodeTarget, encodeTarget } from './target-codec.js'
-import { decodeRkey, encodeRkey, RKEY_AS_TEXT, rkeyFromText } from './tid.js'
+import { decodeRkey, encodeRkey } from './tid.js'
 import { TwoGenerationCache } from './two-generation-cache.js'
 
 export interface LinkRecord {
@@ -56,9 +57,6 @@ const ID_CACHE = 20_000
 /** Links one getBacklinkDids page may read (accounts that link many times are skipped over). */
 const MAX_DID_SCAN = 20_000
 
-/** The links to a (target, source), to be completed with a cursor condition, order and limit. */
-export const LINKS_TO_KEY = `SELECT ${RKEY_AS_TEXT} AS k, did_id FROM links_by_time WHERE target_id = ? AND source_id = ?`
-
 /**
  * Read side of the index. Runs on its own connection; WAL lets it read a consistent snapshot
  * while the writer commits. Every list is a keyset walk on a primary key (no sorting, no OFFSET).
@@ -74,11 +72,13 @@ export class Reader {
   private sourceIdCache = new TwoGenerationCache<string, number>(ID_CACHE)
   private readonly inSnapshot: (fn: () => unknown) => unknown
   private readonly accounts: AccountLinksFactory
+  private readonly time: LinkBlocks
 
   constructor(readonly store: StoreHandle) {
     const db: Database.Database = store.sqlite
     this.inSnapshot = db.transaction((fn: () => unknown) => fn())
     this.accounts = new AccountLinksFactory(db)
+    this.time = new LinkBlocks(db, TIME_ORDER)
     this.s = {
       didId: db.prepare('SELECT id FROM dids WHERE did = ?').pluck(),
       didName: db.prepare('SELECT did FROM dids WHERE id = ?').pluck(),
@@ -92,11 +92,6 @@ export class Reader {
       targetKey: db.prepare('SELECT key FROM targets WHERE id = ?').pluck(),
       count: db.prepare('SELECT records, dids FROM link_counts WHERE target_id = ? AND source_id = ?'),
       countsOf: db.prepare('SELECT source_id, records, dids FROM link_counts WHERE target_id = ?'),
-      // Rows as [rkey text, did id] arrays: no object per row.
-      newest: db.prepare(`${LINKS_TO_KEY} ORDER BY rkey DESC, did_id DESC LIMIT ?`).raw(),
-      newestBefore: db.prepare(`${LINKS_TO_KEY} AND (rkey, did_id) < (?, ?) ORDER BY rkey DESC, did_id DESC LIMIT ?`).raw(),
-      oldest: db.prepare(`${LINKS_TO_KEY} ORDER BY rkey, did_id LIMIT ?`).raw(),
-      oldestAfter: db.prepare(`${LINKS_TO_KEY} AND (rkey, did_id) > (?, ?) ORDER BY rkey, did_id LIMIT ?`).raw(),
       pair: db.prepare('SELECT records, dids, links FROM link_counts WHERE target_id = ? AND source_id = ?').raw(),
       meta: db.prepare('SELECT key, value FROM meta'),
       maxDid: db.prepare('SELECT coalesce(max(id), 0) FROM dids').pluck(),
@@ -295,19 +290,36 @@ export class Reader {
     return decodeTarget(key, { didName: (i) => this.didName(i), collectionName: (i) => this.collectionName(i) })
   }
 
-  /** A page of a pair's links from a cursor (exclusive): from its inline links, or links_by_time. */
+  /** A page of a pair's links from a cursor (exclusive). */
   private walk(targetId: number, sourceId: number, inline: PairLink[] | undefined, after: Position | undefined, n: number, reverse: boolean): Position[] {
-    if (inline) return inlineWalk(inline, after, reverse).slice(0, n)
-    const rows = (
-      reverse
-        ? after
-          ? this.s.oldestAfter.all(targetId, sourceId, encodeRkey(after.rkey), after.didId, n)
-          : this.s.oldest.all(targetId, sourceId, n)
-        : after
-          ? this.s.newestBefore.all(targetId, sourceId, encodeRkey(after.rkey), after.didId, n)
-          : this.s.newest.all(targetId, sourceId, n)
-    ) as Array<[string, number]>
-    return rows.map(([rkey, didId]) => ({ rkey: rkeyFromText(rkey), didId }))
+    const out: Position[] = []
+    if (n <= 0) return out
+    for (const p of this.positions(targetId, sourceId, inline, after, reverse)) if (out.push(p) >= n) break
+    return out
+  }
+
+  /**
+   * A pair's links in page order (newest first, or oldest first with reverse) from a cursor
+   * position (excluded, or included), from its inline links or its blocks (read as they are needed).
+   * Call inside snapshot().
+   */
+  *positions(
+    targetId: number,
+    sourceId: number,
+    inline: PairLink[] | undefined,
+    after: Position | undefined,
+    reverse: boolean,
+    inclusive = false,
+  ): Generator<Position> {
+    if (inline) return yield* inlineWalk(inline, after, reverse, inclusive)
+    const from = after && { rkey: encodeRkey(after.rkey), didId: after.didId }
+    for (const l of this.time.scan(targetId, sourceId, reverse, from, inclusive)) yield { rkey: decodeRkey(l.rkey), didId: l.didId }
+  }
+
+  /** Whether the record at `p` links to a pair (given its inline links, if it keeps them). */
+  hasLink(targetId: number, sourceId: number, inline: PairLink[] | undefined, p: Position): boolean {
+    const link = { rkey: encodeRkey(p.rkey), didId: p.didId }
+    return inline ? findLink(inline, link).found : this.time.has(targetId, sourceId, link)
   }
 
   /** Ids of the accounts the index knows among `dids`, without duplicates. */
@@ -348,7 +360,7 @@ export class Reader {
 }
 
 /** A small pair's links in page order (newest first, or oldest with reverse) after a cursor position. */
-export function inlineWalk(links: readonly PairLink[], after: Position | undefined, reverse: boolean, inclusive = false): Position[] {
+function inlineWalk(links: readonly PairLink[], after: Position | undefined, reverse: boolean, inclusive = false): Position[] {
   const positions = links.map((l) => ({ rkey: decodeRkey(l.rkey), didId: l.didId }))
   if (!reverse) positions.reverse()
   if (!after) return positions

@@ -35,18 +35,22 @@ export interface RecordsTable {
   entries: Buffer // each record's key and links (varint pairs source_id, target_id)
 }
 
+/** A pair's links in blocks of time order (link-blocks.ts), keyed by the block's first link. */
 export interface LinksByTimeTable {
   target_id: number
   source_id: number
   rkey: RkeyValue
   did_id: number
+  entries: Buffer
 }
 
+/** The same in account order, for pairs of more than DID_ORDER_ABOVE links (did-order.ts). */
 export interface LinksByDidTable {
   target_id: number
   source_id: number
   did_id: number
   rkey: RkeyValue
+  entries: Buffer
 }
 
 export interface LinkCountsTable {

@@ -12,7 +12,8 @@ import { openStore } from '../../src/store/open.js'
 import { Reader } from '../../src/store/reader.js'
 import { decodeDid } from '../../src/store/did-codec.js'
 import { decodeRkey } from '../../src/store/tid.js'
-import { timeLinks } from './index-tables.js'
+import { DID_ORDER } from '../../src/store/link-blocks.js'
+import { blockLinks, timeLinks } from './index-tables.js'
 import type { TestEvent } from './jetstream-server.js'
 
 export const MAIN = join(import.meta.dirname, '../../src/cli/main.js')
@@ -118,7 +119,7 @@ export async function snapshot(dbPath: string): Promise<Record<string, unknown>>
       linksByTime: (timeLinks(db) as Array<[number, number, Buffer | string, number]>)
         .map(([target, src, rkey, didId]) => `${reader.targetName(target)} ${source(src)} ${reader.didName(didId)} ${decodeRkey(rkey)}`)
         .sort(),
-      linksByDid: (db.prepare('SELECT count(*) FROM links_by_did').pluck().get() as number),
+      linksByDid: blockLinks(db, DID_ORDER).length,
       counts: rows<{ target_id: number; source_id: number; records: number; dids: number }>('SELECT target_id, source_id, records, dids FROM link_counts')
         .map((r) => `${reader.targetName(r.target_id)} ${source(r.source_id)} ${r.records} ${r.dids}`)
         .sort(),
