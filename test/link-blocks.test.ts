@@ -9,9 +9,19 @@ import { test } from 'node:test'
 import { Sfc32 } from '../bench/generate.js'
 import { Indexer } from '../src/indexer/indexer.js'
 import { parseSource } from '../src/links/source.js'
-import type { LinkOp } from '../src/store/batch-buffer.js'
+import { compareRkey, type LinkOp } from '../src/store/batch-buffer.js'
 import type { PairLink } from '../src/store/inline-links.js'
-import { BLOCK_BYTES, DID_ORDER, LinkBlocks, TIME_ORDER, unpackBlock, type LinkOrder } from '../src/store/link-blocks.js'
+import {
+  AccountOrderBlocks,
+  BLOCK_BYTES,
+  DID_ORDER,
+  FIRST_RKEY,
+  LAST_RKEY,
+  LinkBlocks,
+  TIME_ORDER,
+  unpackBlock,
+  type LinkOrder,
+} from '../src/store/link-blocks.js'
 import { openStore } from '../src/store/open.js'
 import { Reader } from '../src/store/reader.js'
 import { encodeRkey } from '../src/store/tid.js'
@@ -97,6 +107,25 @@ for (const order of [TIME_ORDER, DID_ORDER]) {
           }
         }
         assert.equal(blocks.has(T, S, from), has(from))
+      }
+      if (order === DID_ORDER) {
+        // One account's run, from rkeys inside, before and after it, both ways.
+        const accounts = new AccountOrderBlocks(store.sqlite)
+        for (const didId of [0, 1, 2, 150, 299, 300, 301]) {
+          const mine = model.filter((l) => l.didId === didId).map((l) => l.rkey)
+          for (const from of [FIRST_RKEY, LAST_RKEY, ...mine.filter((_, i) => i % 3 === 0)]) {
+            for (const forward of [true, false]) {
+              for (const inclusive of [true, false]) {
+                const want = mine.filter((rkey) => {
+                  const c = compareRkey(rkey, from) * (forward ? 1 : -1)
+                  return c > 0 || (c === 0 && inclusive)
+                })
+                if (!forward) want.reverse()
+                assert.deepEqual([...accounts.account(T, S, didId, forward, from, inclusive)], want, `account ${didId} from ${String(from)}`)
+              }
+            }
+          }
+        }
       }
       const everything = [...blocks.scan(T, S, false)]
       assert.deepEqual(everything, [...model].reverse(), 'a walk from the end')

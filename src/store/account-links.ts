@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import { compareRkey, type Rkey } from './batch-buffer.js'
 import { DID_ORDER_ABOVE } from './did-order.js'
 import type { PairLink } from './inline-links.js'
-import { DID_ORDER, FIRST_RKEY, LAST_RKEY, LinkBlocks, TIME_ORDER } from './link-blocks.js'
+import { AccountOrderBlocks, FIRST_RKEY, LAST_RKEY, LinkBlocks, TIME_ORDER } from './link-blocks.js'
 import { decodeRkey } from './tid.js'
 
 /** Where a walk starts: a stored rkey, and whether a link at it is included. */
@@ -27,11 +27,11 @@ export interface AccountLinks {
 /** Builds the AccountLinks of pairs on one connection (statements prepared once). */
 export class AccountLinksFactory {
   private readonly time: LinkBlocks
-  private readonly did: LinkBlocks
+  private readonly did: AccountOrderBlocks
 
   constructor(db: Database.Database) {
     this.time = new LinkBlocks(db, TIME_ORDER)
-    this.did = new LinkBlocks(db, DID_ORDER)
+    this.did = new AccountOrderBlocks(db)
   }
 
   /** For a pair with `records` links, and its inline links if it keeps them in its counts row. */
@@ -42,28 +42,34 @@ export class AccountLinksFactory {
   }
 }
 
-/** A large pair's account order: each account's links are a run of it, found by one block lookup. */
-function didOrderAccountLinks(blocks: LinkBlocks, targetId: number, sourceId: number): AccountLinks {
-  /** The account's links from an rkey (included or not), oldest first (forward) or newest first. */
-  function* run(didId: number, forward: boolean, rkey: Rkey, inclusive: boolean): Generator<PairLink> {
-    for (const l of blocks.scan(targetId, sourceId, forward, { didId, rkey }, inclusive)) {
-      if (l.didId !== didId) return
-      yield l
-    }
-  }
+/** Accounts' runs up to this many links are kept by count() for the walks that follow it. */
+const RUN_KEPT = 1_000
+
+/**
+ * A large pair's account order. count() reads an account's whole run and keeps it (when short),
+ * so that the walk a filtered page does next costs no second seek.
+ */
+function didOrderAccountLinks(blocks: AccountOrderBlocks, targetId: number, sourceId: number): AccountLinks {
+  const kept = new Map<number, AccountLinks>()
+  const run = (didId: number, forward: boolean, rkey: Rkey, inclusive: boolean) =>
+    blocks.account(targetId, sourceId, didId, forward, rkey, inclusive)
   return {
     count(didId) {
+      const links: PairLink[] = []
       let n = 0
-      for (const _ of run(didId, true, FIRST_RKEY, true)) n++
+      for (const rkey of run(didId, true, FIRST_RKEY, true)) if (++n <= RUN_KEPT) links.push({ rkey, didId })
+      if (n <= RUN_KEPT) kept.set(didId, inlineAccountLinks(links))
       return n
     },
-    hasNewer: (didId, rkey) => !run(didId, true, rkey, false).next().done,
+    hasNewer: (didId, rkey) => kept.get(didId)?.hasNewer(didId, rkey) ?? !run(didId, true, rkey, false).next().done,
     walk(didId, n, reverse, from) {
+      const known = kept.get(didId)
+      if (known) return known.walk(didId, n, reverse, from)
       const out: string[] = []
       if (n <= 0) return out
       const start = from?.rkey ?? (reverse ? FIRST_RKEY : LAST_RKEY)
-      for (const l of run(didId, reverse, start, from?.inclusive ?? true)) {
-        out.push(decodeRkey(l.rkey))
+      for (const rkey of run(didId, reverse, start, from?.inclusive ?? true)) {
+        out.push(decodeRkey(rkey))
         if (out.length >= n) break
       }
       return out

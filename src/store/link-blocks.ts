@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 import { compareRkey, type LinkOp, type Rkey } from './batch-buffer.js'
 import { compareLinks, type PairLink } from './inline-links.js'
-import { pushRkey, readRkey } from './rkey-coding.js'
+import { pushRkey, readRkey, skipRkey } from './rkey-coding.js'
 import { sortedIndex } from './sorted-index.js'
 import { pushVarint, readVarint } from './varint.js'
 
@@ -61,6 +61,30 @@ export const DID_ORDER: LinkOrder = {
   },
 }
 
+/** One account's links in a block of account order: its rkeys (ascending), and whether the block has links before and after them. */
+export interface AccountRun {
+  rkeys: Rkey[]
+  before: boolean
+  after: boolean
+}
+
+/** Reads an account's links out of a block of account order; the other accounts' rkeys are skipped, not decoded. */
+export function readAccountRun(blob: Buffer, didId: number): AccountRun {
+  const pos: [number] = [0]
+  const rkeys: Rkey[] = []
+  let current = 0
+  let before = false
+  while (pos[0] < blob.length) {
+    current += readVarint(blob, pos)
+    if (current > didId) return { rkeys, before, after: true }
+    if (current < didId) {
+      before = true
+      skipRkey(blob, pos)
+    } else rkeys.push(readRkey(blob, pos, rkeys[rkeys.length - 1]))
+  }
+  return { rkeys, before, after: false }
+}
+
 /** Before every stored rkey (TEXT sorts before BLOB), and after every one (TIDs are 8-byte BLOBs). */
 export const FIRST_RKEY: Rkey = ''
 export const LAST_RKEY: Rkey = Buffer.alloc(9, 0xff)
@@ -110,7 +134,7 @@ function splitBlocks(order: LinkOrder, links: readonly PairLink[], appendedOnly:
 
 /** A pair's blocks in one order, on one connection: walks in either direction, and changes. */
 export class LinkBlocks {
-  private s
+  protected s: Record<'first' | 'last' | 'atOrBefore' | 'after' | 'before' | 'all' | 'put' | 'del' | 'drop', Database.Statement>
 
   constructor(
     db: Database.Database,
@@ -228,6 +252,37 @@ export class LinkBlocks {
 
   private putBlock(targetId: number, sourceId: number, blob: Buffer): void {
     this.s.put.run(targetId, sourceId, ...this.order.key(this.order.read(blob, [0], undefined)), blob)
+  }
+}
+
+/** A pair's blocks in account order, with the walks of one account's links. */
+export class AccountOrderBlocks extends LinkBlocks {
+  constructor(db: Database.Database) {
+    super(db, DID_ORDER)
+  }
+
+  /**
+   * An account's rkeys, oldest first (forward) or newest first, from an rkey (included or not):
+   * one seek to the block at or before it, the other accounts' links skipped undecoded.
+   */
+  *account(targetId: number, sourceId: number, didId: number, forward: boolean, from: Rkey, inclusive: boolean): Generator<Rkey> {
+    const { s } = this
+    let blob = (s.atOrBefore.get(targetId, sourceId, didId, from) ?? (forward ? s.first.get(targetId, sourceId) : undefined)) as
+      | Buffer
+      | undefined
+    const dir = forward ? 1 : -1
+    while (blob) {
+      const run = readAccountRun(blob, didId)
+      if (!forward) run.rkeys.reverse()
+      for (const rkey of run.rkeys) {
+        const c = dir * compareRkey(rkey, from)
+        if (c > 0 || (c === 0 && inclusive)) yield rkey
+      }
+      // The run ends in this block, or goes on in the next (previous) one.
+      if (forward ? run.after : run.before) return
+      const key = DID_ORDER.read(blob, [0], undefined)
+      blob = (forward ? s.after : s.before).get(targetId, sourceId, ...DID_ORDER.key(key)) as Buffer | undefined
+    }
   }
 }
 

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import { byDidOrder, type LinkOp } from './batch-buffer.js'
 import { DID_ORDER_ABOVE } from './did-order.js'
 import { findLink, INLINE_MAX, packLinks, unpackLinks } from './inline-links.js'
-import { DID_ORDER, FIRST_RKEY, LinkBlocks, TIME_ORDER } from './link-blocks.js'
+import { AccountOrderBlocks, DID_ORDER, FIRST_RKEY, LinkBlocks, TIME_ORDER } from './link-blocks.js'
 
 /**
  * The writer's side of the links of each (target, source) pair: where they are kept by the
@@ -11,12 +11,12 @@ import { DID_ORDER, FIRST_RKEY, LinkBlocks, TIME_ORDER } from './link-blocks.js'
  */
 export class PairWriter {
   private readonly time: LinkBlocks
-  private readonly did: LinkBlocks
+  private readonly did: AccountOrderBlocks
   private s
 
   constructor(db: Database.Database) {
     this.time = new LinkBlocks(db, TIME_ORDER)
-    this.did = new LinkBlocks(db, DID_ORDER)
+    this.did = new AccountOrderBlocks(db)
     this.s = {
       getCount: db.prepare('SELECT records, dids, links FROM link_counts WHERE target_id = ? AND source_id = ?').raw(),
       putCount: db.prepare(
@@ -104,9 +104,7 @@ export class PairWriter {
   /** An account's links to a pair in account order, counted up to a limit. */
   private accountLinks(targetId: number, sourceId: number, didId: number, limit: number): number {
     let n = 0
-    for (const l of this.did.scan(targetId, sourceId, true, { didId, rkey: FIRST_RKEY }, true)) {
-      if (l.didId !== didId || ++n >= limit) break
-    }
+    for (const _ of this.did.account(targetId, sourceId, didId, true, FIRST_RKEY, true)) if (++n >= limit) break
     return n
   }
 }

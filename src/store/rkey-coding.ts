@@ -50,3 +50,10 @@ export function readRkey(blob: Buffer, pos: [number], previous: Rkey | undefined
   const base = previous === undefined || typeof previous === 'string' ? 0 : tidParts(previous)[0]
   return tidFromParts(base + readVarint(blob, pos), tag / 2)
 }
+
+/** Moves `pos[0]` past an rkey written by pushRkey, without reading it. */
+export function skipRkey(blob: Buffer, pos: [number]): void {
+  const tag = readVarint(blob, pos)
+  if (tag % 2 === 1) pos[0] += (tag - 1) / 2
+  else readVarint(blob, pos)
+}
