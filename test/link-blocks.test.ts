@@ -19,6 +19,7 @@ import {
   LAST_RKEY,
   LinkBlocks,
   TIME_ORDER,
+  UNKNOWN_RUN,
   unpackBlock,
   type LinkOrder,
 } from '../src/store/link-blocks.js'
@@ -44,15 +45,33 @@ function randomLink(rng: Sfc32, step: number): PairLink {
   return { rkey, didId: 1 + rng.below(300) }
 }
 
-/** Blocks of the pair: none above BLOCK_BYTES unless a single link, keyed by their first link, in order. */
+/**
+ * Blocks of the pair: none above BLOCK_BYTES unless a single link, keyed by their first link; in
+ * time order, one (the pair's newest links) keyed as the tail.
+ */
 function checkBlocks(db: Database.Database, order: LinkOrder, label: string) {
-  const rows = db.prepare(`SELECT ${order.columns}, entries FROM ${order.table} WHERE target_id = ? AND source_id = ?`).raw().all(T, S) as Array<[unknown, unknown, Buffer]>
+  const rows = db
+    .prepare(`SELECT ${order.columns}, entries FROM ${order.table} WHERE target_id = ? AND source_id = ?`)
+    .safeIntegers()
+    .raw()
+    .all(T, S) as Array<[unknown, unknown, Buffer]>
+  let tails = 0
+  let newest: PairLink | undefined
   for (const [k1, k2, entries] of rows) {
     const links = unpackBlock(order, entries)
     assert.ok(links.length > 0, `${label}: no empty block`)
     assert.ok(entries.length <= BLOCK_BYTES || links.length === 1, `${label}: block of ${entries.length} bytes`)
-    assert.deepEqual([k1, k2], order.key(links[0]), `${label}: block keyed by its first link`)
+    const key = [k1, k2].map((k) => (typeof k === 'bigint' ? Number(k) : k))
+    if (key[0] === 0 && key[1] === 0) {
+      tails++
+      assert.ok(newest === undefined || order.compare(links[0], newest) > 0, `${label}: the tail holds the newest links`)
+    } else {
+      assert.deepEqual(key, order.key(links[0]), `${label}: block keyed by its first link`)
+      if (tails > 0) assert.ok(order.compare(links[links.length - 1], unpackBlock(order, rows[0][2])[0]) < 0)
+      newest = links[links.length - 1]
+    }
   }
+  assert.equal(tails, order.tail && rows.length > 0 ? 1 : 0, `${label}: tail blocks`)
   return rows.length
 }
 
@@ -80,12 +99,19 @@ for (const order of [TIME_ORDER, DID_ORDER]) {
         add(randomLink(rng, 0), -1)
         ops.sort(order.compare)
         const want = ops.filter((op) => (op.delta > 0) !== has(op))
-        const applied = blocks.apply(T, S, ops)
+        const runs = new Map<number, number>()
+        const applied = blocks.apply(T, S, ops, order === DID_ORDER ? runs : undefined)
         assert.deepEqual(applied, want, `batch ${batch}: the changes that changed something`)
         for (const op of applied) {
           if (op.delta > 0) model.push({ rkey: op.rkey, didId: op.didId })
           else model = model.filter((m) => order.compare(m, op) !== 0)
         }
+        // Every account told is one whose links changed, with its number of links now.
+        for (const [didId, n] of runs) {
+          assert.ok(applied.some((op) => op.didId === didId))
+          if (n !== UNKNOWN_RUN) assert.equal(n, model.filter((l) => l.didId === didId).length, `batch ${batch}: run of ${didId}`)
+        }
+        if (order === DID_ORDER) assert.ok([...runs.values()].some((n) => n !== UNKNOWN_RUN), 'some runs are told')
         model.sort(order.compare)
         assert.deepEqual(blocks.all(T, S), model, `batch ${batch}: all links`)
         checkBlocks(store.sqlite, order, `batch ${batch}`)
@@ -147,10 +173,20 @@ test('new links at the end of a pair fill its blocks; links inside a block split
     const blocks = new LinkBlocks(store.sqlite, TIME_ORDER)
     const op = (i: number, didId: number): LinkOp => ({ targetId: T, sourceId: S, rkey: encodeRkey(tid(1_700_000_000_000_000 + i * 1000)), didId, delta: 1 })
     for (let i = 0; i < 600; i++) blocks.apply(T, S, [op(2 * i, 1)])
-    const sizes = () => (store.sqlite.prepare('SELECT length(entries) FROM links_by_time ORDER BY rkey').pluck().all() as number[])
+    const sizes = () => (store.sqlite.prepare("SELECT length(entries) FROM links_by_time ORDER BY typeof(rkey) = 'integer', rkey").pluck().all() as number[])
     const appended = sizes()
     // Every block but the last is full to within one link.
     for (const size of appended.slice(0, -1)) assert.ok(size > BLOCK_BYTES - 12, `appended block of ${size} bytes`)
+    // Removing the newest links empties the tail again and again: the block before it takes its place.
+    let links = blocks.all(T, S)
+    for (let batch = 0; batch < 12; batch++) {
+      const newest = links.slice(-7)
+      blocks.apply(T, S, newest.map((l) => ({ targetId: T, sourceId: S, ...l, delta: -1 })))
+      links = links.slice(0, -7)
+      assert.deepEqual(blocks.all(T, S), links, `after removing the newest, batch ${batch}`)
+      checkBlocks(store.sqlite, TIME_ORDER, `removal batch ${batch}`)
+    }
+    for (let i = 600; i < 684; i++) blocks.apply(T, S, [op(2 * i, 1)])
     // Links between the existing ones: each split leaves two blocks of about half.
     for (let i = 0; i < 600; i += 3) blocks.apply(T, S, [op(2 * i + 1, 2)])
     const inserted = sizes()

@@ -17,6 +17,8 @@ export const BLOCK_BYTES = 256
 /** One of the two orders a pair's links are kept in. */
 export interface LinkOrder {
   table: 'links_by_time' | 'links_by_did'
+  /** Whether a pair's last block is its tail (TAIL_KEY): new links of a pair mostly go there. */
+  tail: boolean
   /** The key columns, in key order. */
   columns: string
   compare(a: PairLink, b: PairLink): number
@@ -30,6 +32,7 @@ export interface LinkOrder {
 /** Time order: the rkey coded against the previous link's, then the account id. */
 export const TIME_ORDER: LinkOrder = {
   table: 'links_by_time',
+  tail: true,
   columns: 'rkey, did_id',
   compare: compareLinks,
   key: (l) => [l.rkey, l.didId],
@@ -46,6 +49,7 @@ export const TIME_ORDER: LinkOrder = {
 /** Account order: the account id's distance from the previous link's, then the rkey (coded against the same account's previous). */
 export const DID_ORDER: LinkOrder = {
   table: 'links_by_did',
+  tail: false,
   columns: 'did_id, rkey',
   compare: (a, b) => a.didId - b.didId || compareRkey(a.rkey, b.rkey),
   key: (l) => [l.didId, l.rkey],
@@ -98,6 +102,22 @@ export function unpackBlock(order: LinkOrder, blob: Buffer): PairLink[] {
 }
 
 /**
+ * The key of a pair's last time-order block, whatever its first link (which it holds first, as
+ * every block does). A new link, nearly always the pair's newest, finds its block by a point
+ * lookup on it: a lookup of the block at or before a link costs 8-16 us here, of a whole key
+ * 1.3-2 (BENCHMARKS.md, "Packed link blocks"). The integers sort before every rkey (TEXT or
+ * BLOB) and are bound as BigInts (better-sqlite3 binds a JS number as REAL).
+ */
+export const TAIL_KEY = [0n, 0n] as const
+
+const firstLink = (order: LinkOrder, blob: Buffer): PairLink => order.read(blob, [0], undefined)
+
+/** A block's key columns: the tail's, or its first link's. */
+export function blockKey(order: LinkOrder, blob: Buffer, tail: boolean): readonly unknown[] {
+  return tail ? TAIL_KEY : order.key(firstLink(order, blob))
+}
+
+/**
  * Packs links (in the order, distinct) into blocks of at most `limit` bytes (one link may exceed
  * it). Greedy from the first link: appending links never moves the boundaries before the last block.
  */
@@ -134,23 +154,25 @@ function splitBlocks(order: LinkOrder, links: readonly PairLink[], appendedOnly:
 
 /** A pair's blocks in one order, on one connection: walks in either direction, and changes. */
 export class LinkBlocks {
-  protected s: Record<'first' | 'last' | 'atOrBefore' | 'after' | 'before' | 'all' | 'put' | 'del' | 'drop', Database.Statement>
+  protected s: Record<'first' | 'last' | 'atOrBefore' | 'after' | 'before' | 'tail' | 'put' | 'del' | 'drop', Database.Statement>
 
   constructor(
     db: Database.Database,
     readonly order: LinkOrder,
   ) {
     const [k1, k2] = order.columns.split(', ')
-    const from = `SELECT entries FROM ${order.table} WHERE target_id = ? AND source_id = ?`
+    const pair = `SELECT entries FROM ${order.table} WHERE target_id = ? AND source_id = ?`
+    // Every block but the tail: real keys sort after the integers of TAIL_KEY.
+    const keyed = `${pair} AND (${order.columns}) > (0, 0)`
     const asc = `ORDER BY ${k1}, ${k2}`
     const desc = `ORDER BY ${k1} DESC, ${k2} DESC`
     this.s = {
-      first: db.prepare(`${from} ${asc} LIMIT 1`).pluck(),
-      last: db.prepare(`${from} ${desc} LIMIT 1`).pluck(),
-      atOrBefore: db.prepare(`${from} AND (${order.columns}) <= (?, ?) ${desc} LIMIT 1`).pluck(),
-      after: db.prepare(`${from} AND (${order.columns}) > (?, ?) ${asc} LIMIT 1`).pluck(),
-      before: db.prepare(`${from} AND (${order.columns}) < (?, ?) ${desc} LIMIT 1`).pluck(),
-      all: db.prepare(`${from} ${asc}`).pluck(),
+      first: db.prepare(`${keyed} ${asc} LIMIT 1`).pluck(),
+      last: db.prepare(`${keyed} ${desc} LIMIT 1`).pluck(),
+      atOrBefore: db.prepare(`${keyed} AND (${order.columns}) <= (?, ?) ${desc} LIMIT 1`).pluck(),
+      after: db.prepare(`${keyed} AND (${order.columns}) > (?, ?) ${asc} LIMIT 1`).pluck(),
+      before: db.prepare(`${keyed} AND (${order.columns}) < (?, ?) ${desc} LIMIT 1`).pluck(),
+      tail: db.prepare(`${pair} AND (${order.columns}) = (0, 0)`).pluck(),
       put: db.prepare(`INSERT OR REPLACE INTO ${order.table} (target_id, source_id, ${order.columns}, entries) VALUES (?, ?, ?, ?, ?)`),
       del: db.prepare(`DELETE FROM ${order.table} WHERE target_id = ? AND source_id = ? AND (${order.columns}) = (?, ?)`),
       drop: db.prepare(`DELETE FROM ${order.table} WHERE target_id = ? AND source_id = ?`),
@@ -159,7 +181,7 @@ export class LinkBlocks {
 
   /** Every link of a pair, in the order. */
   all(targetId: number, sourceId: number): PairLink[] {
-    return (this.s.all.all(targetId, sourceId) as Buffer[]).flatMap((b) => unpackBlock(this.order, b))
+    return [...this.blocks(targetId, sourceId, true)].flatMap((b) => unpackBlock(this.order, b))
   }
 
   /**
@@ -167,19 +189,33 @@ export class LinkBlocks {
    * or at the start (end) without it. Reads a block at a time.
    */
   *scan(targetId: number, sourceId: number, forward: boolean, from?: PairLink, inclusive = false): Generator<PairLink> {
-    const { order, s } = this
-    let blob = (from ? s.atOrBefore.get(targetId, sourceId, ...order.key(from)) : undefined) as Buffer | undefined
-    if (!blob && (forward || !from)) blob = (forward ? s.first : s.last).get(targetId, sourceId) as Buffer | undefined
-    while (blob) {
-      const links = unpackBlock(order, blob)
-      const key = links[0]
+    const dir = forward ? 1 : -1
+    for (const blob of this.blocks(targetId, sourceId, forward, from)) {
+      const links = unpackBlock(this.order, blob)
       if (!forward) links.reverse()
       for (const l of links) {
-        const c = from ? order.compare(l, from) * (forward ? 1 : -1) : 1
+        const c = from ? dir * this.order.compare(l, from) : 1
         if (c > 0 || (c === 0 && inclusive)) yield l
       }
-      blob = (forward ? s.after : s.before).get(targetId, sourceId, ...order.key(key)) as Buffer | undefined
     }
+  }
+
+  /** The pair's blocks in the order (or against it) from the one holding `from`, each read when it is reached. */
+  private *blocks(targetId: number, sourceId: number, forward: boolean, from?: PairLink): Generator<Buffer> {
+    const { order, s } = this
+    const get = (stmt: Database.Statement, ...key: unknown[]) => stmt.get(targetId, sourceId, ...key) as Buffer | undefined
+    const tail = order.tail ? get(s.tail) : undefined
+    const inTail = tail !== undefined && (!from || order.compare(from, firstLink(order, tail)) >= 0)
+    let blob: Buffer | undefined
+    if (forward) {
+      if (inTail && from) return yield tail
+      blob = (from && get(s.atOrBefore, ...order.key(from))) || get(s.first)
+    } else {
+      if (inTail) yield tail
+      blob = from && !inTail ? get(s.atOrBefore, ...order.key(from)) : get(s.last)
+    }
+    for (; blob; blob = get(forward ? s.after : s.before, ...order.key(firstLink(order, blob)))) yield blob
+    if (forward && tail) yield tail
   }
 
   /** Whether the pair has this link. */
@@ -190,7 +226,7 @@ export class LinkBlocks {
 
   /** Writes a pair's links (in the order; it has none in this table yet) as full blocks. */
   putAll(targetId: number, sourceId: number, links: readonly PairLink[]): void {
-    for (const b of packBlocks(this.order, links)) this.putBlock(targetId, sourceId, b)
+    this.putBlocks(targetId, sourceId, packBlocks(this.order, links), this.order.tail)
   }
 
   drop(targetId: number, sourceId: number): void {
@@ -200,19 +236,24 @@ export class LinkBlocks {
   /**
    * Applies one pair's link changes (in the order), reading and writing each touched block once.
    * Returns the changes that changed something: an add of a link already there, or a remove of
-   * one that is not, is skipped.
+   * one that is not, is skipped. In account order, `runs` is given each changed account's number
+   * of links after the changes where the block tells it (see countRuns).
    */
-  apply(targetId: number, sourceId: number, ops: readonly LinkOp[]): LinkOp[] {
+  apply(targetId: number, sourceId: number, ops: readonly LinkOp[], runs?: Map<number, number>): LinkOp[] {
     const applied: LinkOp[] = []
     let block: OpenBlock | undefined
+    const close = (b: OpenBlock) => {
+      if (runs) countRuns(b, runs)
+      this.write(targetId, sourceId, b)
+    }
     for (const op of ops) {
       const link = { rkey: op.rkey, didId: op.didId }
       if (!block || !this.holds(block, link)) {
-        const blob = this.blockFor(targetId, sourceId, link)
-        const stored = blob && this.order.read(blob, [0], undefined)
-        if (!block || !sameStored(this.order, block.stored, stored)) {
-          if (block) this.write(targetId, sourceId, block)
-          block = { stored, links: blob ? unpackBlock(this.order, blob) : [], appendedOnly: true }
+        const found = this.blockFor(targetId, sourceId, link)
+        if (!block || !this.sameStored(block.stored, found?.stored)) {
+          if (block) close(block)
+          const links = found ? unpackBlock(this.order, found.blob) : []
+          block = { stored: found?.stored, links, appendedOnly: true, accounts: new Set() }
         }
       }
       const { found, at } = sortedIndex(block.links, link, this.order.compare)
@@ -221,17 +262,24 @@ export class LinkBlocks {
         block.links.splice(at, 0, link)
       } else if (op.delta < 0 && found) block.links.splice(at, 1)
       else continue
+      block.accounts.add(op.didId)
       applied.push(op)
     }
-    if (block) this.write(targetId, sourceId, block)
+    if (block) close(block)
     return applied
   }
 
-  /** The block a link is in or belongs in: the last starting at or before it, else the first. */
-  private blockFor(targetId: number, sourceId: number, link: PairLink): Buffer | undefined {
-    return (this.s.atOrBefore.get(targetId, sourceId, ...this.order.key(link)) ?? this.s.first.get(targetId, sourceId)) as
-      | Buffer
-      | undefined
+  /**
+   * The block a link is in or belongs in: the tail if the link is at or after its first, else the
+   * last other block starting at or before it, else the first (the tail when it is the only one).
+   */
+  private blockFor(targetId: number, sourceId: number, link: PairLink): { blob: Buffer; stored: StoredKey } | undefined {
+    const { order, s } = this
+    const tail = order.tail ? (s.tail.get(targetId, sourceId) as Buffer | undefined) : undefined
+    if (tail && order.compare(link, firstLink(order, tail)) >= 0) return { blob: tail, stored: 'tail' }
+    const blob = (s.atOrBefore.get(targetId, sourceId, ...order.key(link)) ?? s.first.get(targetId, sourceId)) as Buffer | undefined
+    if (blob) return { blob, stored: firstLink(order, blob) }
+    return tail && { blob: tail, stored: 'tail' }
   }
 
   /** Whether the open block surely holds a link: it lies between the block's first and last. */
@@ -240,18 +288,39 @@ export class LinkBlocks {
     return links.length > 0 && this.order.compare(link, links[0]) >= 0 && this.order.compare(link, links[links.length - 1]) <= 0
   }
 
-  /** Writes a changed block back: split if it outgrew BLOCK_BYTES, under a new key if its first link changed. */
-  private write(targetId: number, sourceId: number, b: OpenBlock): void {
-    const blocks = b.links.length ? splitBlocks(this.order, b.links, b.appendedOnly) : []
-    const keys = blocks.map((blob) => this.order.read(blob, [0], undefined))
-    if (b.stored && !keys.some((k) => this.order.compare(k, b.stored!) === 0)) {
-      this.s.del.run(targetId, sourceId, ...this.order.key(b.stored))
-    }
-    blocks.forEach((blob) => this.putBlock(targetId, sourceId, blob))
+  private sameStored(a: StoredKey | undefined, b: StoredKey | undefined): boolean {
+    if (a === undefined || b === undefined || a === 'tail' || b === 'tail') return a === b
+    return this.order.compare(a, b) === 0
   }
 
-  private putBlock(targetId: number, sourceId: number, blob: Buffer): void {
-    this.s.put.run(targetId, sourceId, ...this.order.key(this.order.read(blob, [0], undefined)), blob)
+  /**
+   * Writes a changed block back: split if it outgrew BLOCK_BYTES, under a new key if its first
+   * link changed. A pair's first block in a tail order is its tail; an emptied tail is replaced
+   * by the block before it, so a pair with blocks always has a tail.
+   */
+  private write(targetId: number, sourceId: number, b: OpenBlock): void {
+    const { order, s } = this
+    const tail = b.stored === 'tail' || (b.stored === undefined && order.tail)
+    const blobs = b.links.length ? splitBlocks(order, b.links, b.appendedOnly) : []
+    const stored = b.stored
+    if (stored !== undefined && stored !== 'tail') {
+      const kept = blobs.some((blob, i) => !(tail && i === blobs.length - 1) && order.compare(firstLink(order, blob), stored) === 0)
+      if (!kept) s.del.run(targetId, sourceId, ...order.key(stored))
+    }
+    this.putBlocks(targetId, sourceId, blobs, tail)
+    if (tail && blobs.length === 0 && stored === 'tail') {
+      s.del.run(targetId, sourceId, ...TAIL_KEY)
+      const before = s.last.get(targetId, sourceId) as Buffer | undefined
+      if (before) {
+        s.del.run(targetId, sourceId, ...order.key(firstLink(order, before)))
+        this.putBlocks(targetId, sourceId, [before], true)
+      }
+    }
+  }
+
+  /** Stores blocks of a pair in order; with `tail`, the last is stored as the tail. */
+  private putBlocks(targetId: number, sourceId: number, blobs: readonly Buffer[], tail: boolean): void {
+    blobs.forEach((blob, i) => this.s.put.run(targetId, sourceId, ...blockKey(this.order, blob, tail && i === blobs.length - 1), blob))
   }
 }
 
@@ -280,19 +349,39 @@ export class AccountOrderBlocks extends LinkBlocks {
       }
       // The run ends in this block, or goes on in the next (previous) one.
       if (forward ? run.after : run.before) return
-      const key = DID_ORDER.read(blob, [0], undefined)
-      blob = (forward ? s.after : s.before).get(targetId, sourceId, ...DID_ORDER.key(key)) as Buffer | undefined
+      blob = (forward ? s.after : s.before).get(targetId, sourceId, ...DID_ORDER.key(firstLink(DID_ORDER, blob))) as Buffer | undefined
     }
   }
 }
 
-/** A block being changed: its key as stored (none: a new block), its links, and whether links were only added at its end. */
+/** How a block is stored: its first link, or as its pair's tail. */
+type StoredKey = PairLink | 'tail'
+
+/**
+ * A block being changed: its key as stored (none: a new block), its links, whether links were
+ * only added at its end, and the accounts whose links changed in it.
+ */
 interface OpenBlock {
-  stored?: PairLink
+  stored?: StoredKey
   links: PairLink[]
   appendedOnly: boolean
+  accounts: Set<number>
 }
 
-function sameStored(order: LinkOrder, a: PairLink | undefined, b: PairLink | undefined): boolean {
-  return a === undefined || b === undefined ? a === b : order.compare(a, b) === 0
+/**
+ * Account order: the number of links of each account changed in a block, where its run lies
+ * inside the block (neither at its first nor at its last link, which could go on in the next
+ * block); UNKNOWN_RUN for the others, and for those changed in two blocks: their callers count.
+ */
+function countRuns(block: OpenBlock, runs: Map<number, number>): void {
+  const { links } = block
+  for (const didId of block.accounts) {
+    const start = sortedIndex(links, { didId, rkey: FIRST_RKEY }, DID_ORDER.compare).at
+    let end = start
+    while (end < links.length && links[end].didId === didId) end++
+    runs.set(didId, start === 0 || end === links.length || runs.has(didId) ? UNKNOWN_RUN : end - start)
+  }
 }
+
+/** In `runs`: an account whose links the blocks did not tell. */
+export const UNKNOWN_RUN = -1

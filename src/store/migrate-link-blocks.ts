@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 import type { Rkey } from './batch-buffer.js'
 import type { PairLink } from './inline-links.js'
-import { DID_ORDER, packBlocks, TIME_ORDER, unpackBlock, type LinkOrder } from './link-blocks.js'
+import { blockKey, DID_ORDER, packBlocks, TIME_ORDER, unpackBlock, type LinkOrder } from './link-blocks.js'
 
 /** Rows read per step: bounds the memory of the conversion, whatever the size of a pair. */
 const PAGE = 10_000
@@ -10,7 +10,8 @@ const PAGE = 10_000
  * Migration 007: rewrites links_by_time and links_by_did from a row per link into blocks
  * (link-blocks.ts), each in one transaction. Rows are read in key order a page at a time; a
  * pair's links are packed as they arrive, and every block but the last is final (packing is
- * greedy from the first link), so a pair of a million links never sits in memory. A table
+ * greedy from the first link), so a pair of a million links never sits in memory; in time order
+ * a pair's last block is its tail. A table
  * already converted (the migration ran but was not recorded) is left as it is.
  */
 export function migrateLinkBlocks(sqlite: Database.Database): void {
@@ -37,7 +38,7 @@ function convert(sqlite: Database.Database, order: LinkOrder): void {
       if (!pair) return
       const blocks = packBlocks(order, pair.links)
       const kept = all ? undefined : blocks.pop()
-      for (const b of blocks) insert.run(pair.targetId, pair.sourceId, ...order.key(unpackBlock(order, b)[0]), b)
+      blocks.forEach((b, i) => insert.run(pair!.targetId, pair!.sourceId, ...blockKey(order, b, order.tail && i === blocks.length - 1 && all), b))
       pair.links = kept ? unpackBlock(order, kept) : []
     }
     const link = (a: unknown, b: unknown): PairLink =>

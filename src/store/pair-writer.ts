@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import { byDidOrder, type LinkOp } from './batch-buffer.js'
 import { DID_ORDER_ABOVE } from './did-order.js'
 import { findLink, INLINE_MAX, packLinks, unpackLinks } from './inline-links.js'
-import { AccountOrderBlocks, DID_ORDER, FIRST_RKEY, LinkBlocks, TIME_ORDER } from './link-blocks.js'
+import { AccountOrderBlocks, DID_ORDER, FIRST_RKEY, LinkBlocks, TIME_ORDER, UNKNOWN_RUN } from './link-blocks.js'
 
 /**
  * The writer's side of the links of each (target, source) pair: where they are kept by the
@@ -78,9 +78,11 @@ export class PairWriter {
     const byDid = records > DID_ORDER_ABOVE
     const hadByDid = recordsBefore > DID_ORDER_ABOVE
     applied.sort(byDidOrder)
+    // Accounts' links after the changes, where the account-order blocks changed tell them.
+    const runs = new Map<number, number>()
     if (byDid && !hadByDid) this.did.putAll(targetId, sourceId, this.time.all(targetId, sourceId).sort(DID_ORDER.compare))
     else if (!byDid && hadByDid) this.did.drop(targetId, sourceId)
-    else if (byDid) this.did.apply(targetId, sourceId, applied)
+    else if (byDid) this.did.apply(targetId, sourceId, applied, runs)
     // An account's links now: from the pair's few links, or its account order.
     const few = inline ?? (byDid ? undefined : this.time.all(targetId, sourceId))
     let dids = didsBefore
@@ -93,7 +95,12 @@ export class PairWriter {
         else removed++
       }
       // Counted up to added + 1: more than that means it linked before too, whatever it removed.
-      const now = few ? few.reduce((n, l) => n + Number(l.didId === didId), 0) : this.accountLinks(targetId, sourceId, didId, added + 1)
+      const run = runs.get(didId) ?? UNKNOWN_RUN
+      const now = few
+        ? few.reduce((n, l) => n + Number(l.didId === didId), 0)
+        : run !== UNKNOWN_RUN
+          ? run
+          : this.accountLinks(targetId, sourceId, didId, added + 1)
       dids += Number(now > 0) - Number(now - added + removed > 0)
     }
     if (records > 0) this.s.putCount.run(targetId, sourceId, records, dids, inline ? packLinks(inline) : null)

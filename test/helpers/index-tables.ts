@@ -23,8 +23,11 @@ export function recordRows(store: StoreHandle): unknown[][] {
  * key columns], in the table's order, whatever the blocks they are stored in.
  */
 export function blockLinks(db: Database.Database, order: LinkOrder): unknown[][] {
-  const blocks = db.prepare(`SELECT target_id, source_id, entries FROM ${order.table} ORDER BY target_id, source_id, ${order.columns}`).raw().all() as Array<[number, number, Buffer]>
-  return blocks.flatMap(([targetId, sourceId, entries]) => unpackLinkBlock(order, entries).map((l) => [targetId, sourceId, ...order.key(l)]))
+  const blocks = db.prepare(`SELECT target_id, source_id, entries FROM ${order.table}`).raw().all() as Array<[number, number, Buffer]>
+  const links = blocks.flatMap(([targetId, sourceId, entries]) => unpackLinkBlock(order, entries).map((l) => ({ targetId, sourceId, l })))
+  // The tail block (link-blocks.ts) sorts first but holds a pair's newest links.
+  links.sort((a, b) => a.targetId - b.targetId || a.sourceId - b.sourceId || order.compare(a.l, b.l))
+  return links.map(({ targetId, sourceId, l }) => [targetId, sourceId, ...order.key(l)])
 }
 
 /** The number of links of one pair in a block table. */
