@@ -9,8 +9,9 @@ import { pushVarint, readVarint } from './varint.js'
  * A pair of more than INLINE_MAX links keeps them in blocks: rows of up to BLOCK_BYTES of its
  * links, delta-coded, each keyed by its first link. links_by_time holds them in time order (rkey,
  * account), and a pair of more than DID_ORDER_ABOVE links also in account order (links_by_did).
- * A row per link cost ~25 bytes per link in each table, most of it the row's own overhead and its
- * key (BENCHMARKS.md, "Packed link blocks").
+ * In time order the pair's last block is keyed as its tail (TAIL_KEY), where new links go. A row
+ * per link cost ~25 bytes per link in each table, most of it the row's own overhead and its key
+ * (BENCHMARKS.md, "Packed link blocks").
  */
 export const BLOCK_BYTES = 256
 
