@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3'
 import type { Rkey } from './batch-buffer.js'
+import { keyPages } from './key-pages.js'
 import { keyParam, packBlocks, type RecordEntry } from './record-blocks.js'
 
 /** Rows read per step: bounds the memory of the conversion, whatever the size of an account. */
@@ -19,10 +20,6 @@ export function migrateRecordBlocks(sqlite: Database.Database): void {
     sqlite.exec(`CREATE TABLE record_blocks (
       did_id INTEGER NOT NULL, collection_id INTEGER NOT NULL, first ANY NOT NULL, entries BLOB NOT NULL,
       PRIMARY KEY (did_id, collection_id, first)) STRICT, WITHOUT ROWID`)
-    const first = sqlite.prepare('SELECT did_id, collection_id, rkey, links FROM records ORDER BY 1, 2, 3 LIMIT ?').raw()
-    const after = sqlite
-      .prepare('SELECT did_id, collection_id, rkey, links FROM records WHERE (did_id, collection_id, rkey) > (?, ?, ?) ORDER BY 1, 2, 3 LIMIT ?')
-      .raw()
     const insert = sqlite.prepare('INSERT INTO record_blocks (did_id, collection_id, first, entries) VALUES (?, ?, ?, ?)')
     let group: { didId: number; collectionId: number; entries: RecordEntry[] } | undefined
     /** Writes the group's blocks, all of them or all but the last (kept to be continued). */
@@ -33,9 +30,8 @@ export function migrateRecordBlocks(sqlite: Database.Database): void {
       for (const b of blocks.slice(0, blocks.length - keep)) insert.run(group.didId, group.collectionId, keyParam(b.first), b.entries)
       group.entries = keep ? group.entries.slice(group.entries.findIndex((e) => e.rkey === blocks[blocks.length - 1].first)) : []
     }
-    let rows = first.all(PAGE) as Array<[number, number, Rkey, Buffer]>
-    while (rows.length > 0) {
-      for (const [didId, collectionId, rkey, links] of rows) {
+    for (const rows of keyPages(sqlite, 'records', ['did_id', 'collection_id', 'rkey', 'links'], 3, PAGE)) {
+      for (const [didId, collectionId, rkey, links] of rows as Array<[number, number, Rkey, Buffer]>) {
         if (!group || group.didId !== didId || group.collectionId !== collectionId) {
           write(true)
           group = { didId, collectionId, entries: [] }
@@ -43,8 +39,6 @@ export function migrateRecordBlocks(sqlite: Database.Database): void {
         group.entries.push({ rkey, links })
       }
       write(false)
-      const [didId, collectionId, rkey] = rows[rows.length - 1]
-      rows = after.all(didId, collectionId, rkey, PAGE) as Array<[number, number, Rkey, Buffer]>
     }
     write(true)
     sqlite.exec('DROP TABLE records; ALTER TABLE record_blocks RENAME TO records')
