@@ -1,7 +1,6 @@
 import type { LexMap } from '@atproto/lex'
 import type { Logger } from '../logger.js'
 import { migrationLog, openStore, type StoreHandle } from '../store/open.js'
-import { WalCheckpointer } from '../store/wal-checkpointer.js'
 import { IngestMetrics } from '../ops/ingest-metrics.js'
 import { Writer, type WriterOptions } from '../store/writer.js'
 import { Batcher, type BatcherOptions } from './batcher.js'
@@ -45,7 +44,6 @@ export class IngestLoop {
     readonly writer: Writer,
     readonly log: Logger,
     batcherOpts: BatcherOptions,
-    private readonly checkpointer: WalCheckpointer | undefined,
   ) {
     this.indexer = new Indexer(writer, { logger: log, onApplied: (event) => this.metrics.eventApplied(event) })
     this.metrics = new IngestMetrics(this.indexer.skipped)
@@ -68,9 +66,7 @@ export class IngestLoop {
 
   static async open(dbPath: string, log: Logger, opts: BatcherOptions & WriterOptions = {}): Promise<IngestLoop> {
     const store = await openStore(dbPath, { onMigration: migrationLog(log) })
-    const checkpointer = store.path === ':memory:' ? undefined : WalCheckpointer.start(store.sqlite, log)
-    const writer = new Writer(store, { ...opts, afterCommit: () => checkpointer?.limitWal() })
-    return new IngestLoop(store, writer, log, opts, checkpointer)
+    return new IngestLoop(store, new Writer(store, opts), log, opts)
   }
 
   async replay(files: string[], signal?: AbortSignal, onProgress?: (line: string) => void): Promise<void> {
@@ -105,7 +101,6 @@ export class IngestLoop {
     clearInterval(this.jobTimer)
     this.batcher.flush()
     this.writer.commitSpan()
-    await this.checkpointer?.stop()
     await this.store.close()
   }
 }

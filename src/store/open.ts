@@ -7,9 +7,6 @@ import type { Logger } from '../logger.js'
 import { migrateToLatest } from './migrations.js'
 import type { Schema } from './schema.js'
 
-/** The writer's checkpoint threshold in pages (~40 MB of WAL); see the comment where it is set. */
-export const WAL_AUTOCHECKPOINT_PAGES = 10_000
-
 export interface OpenOptions {
   /** The reader side: no schema changes, writes refused by SQLite (query_only). */
   readOnly?: boolean
@@ -44,7 +41,7 @@ export async function openStore(path: string, opts: OpenOptions = {}): Promise<S
   // and mapped pages count in RSS (BENCHMARKS.md, "Page size and memory-mapped reads").
   // Checkpoint every ~40 MB of WAL instead of SQLite's 4 MB: fewer, larger checkpoints cut ingest
   // time by ~15% here (BENCHMARKS.md); readers still see every commit at once.
-  if (!opts.readOnly) sqlite.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
+  if (!opts.readOnly) sqlite.pragma('wal_autocheckpoint = 10000')
   if (opts.readOnly) sqlite.pragma('query_only = ON')
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) })
   if (!opts.readOnly) {

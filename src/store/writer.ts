@@ -22,8 +22,6 @@ const SPAN_MAX_CHANGES = 60_000
 export interface WriterOptions {
   /** Longest an ingest span stays open, in ms (--commit-interval); 0 commits every batch. */
   spanMaxMs?: number
-  /** Called after each span's commit, outside any transaction (WalCheckpointer.limitWal). */
-  afterCommit?: () => void
 }
 
 export interface PutOptions {
@@ -55,7 +53,6 @@ export class Writer {
   private s
 
   private readonly spanMaxMs: number
-  private readonly afterCommit: (() => void) | undefined
   private readonly records: RecordBlockWriter
   private readonly pairs: PairWriter
 
@@ -64,7 +61,6 @@ export class Writer {
     opts: WriterOptions = {},
   ) {
     this.spanMaxMs = opts.spanMaxMs ?? 5000
-    this.afterCommit = opts.afterCommit
     const db: Database.Database = store.sqlite
     this.ids = new Interner(db)
     this.records = new RecordBlockWriter(db)
@@ -169,7 +165,6 @@ export class Writer {
       throw err
     }
     this.spanStartedAt = 0
-    this.afterCommit?.()
   }
 
   /** Writes the open span's buffered changes to the tables, still uncommitted. */
