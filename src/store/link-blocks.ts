@@ -155,7 +155,7 @@ function splitBlocks(order: LinkOrder, links: readonly PairLink[], appendedOnly:
 
 /** A pair's blocks in one order, on one connection: walks in either direction, and changes. */
 export class LinkBlocks {
-  protected s: Record<'first' | 'last' | 'atOrBefore' | 'after' | 'before' | 'tail' | 'put' | 'del' | 'drop', Database.Statement>
+  private s: Record<'first' | 'last' | 'atOrBefore' | 'after' | 'before' | 'tail' | 'put' | 'del' | 'drop', Database.Statement>
 
   constructor(
     db: Database.Database,
@@ -202,7 +202,7 @@ export class LinkBlocks {
   }
 
   /** The pair's blocks in the order (or against it) from the one holding `from`, each read when it is reached. */
-  private *blocks(targetId: number, sourceId: number, forward: boolean, from?: PairLink): Generator<Buffer> {
+  protected *blocks(targetId: number, sourceId: number, forward: boolean, from?: PairLink): Generator<Buffer> {
     const { order, s } = this
     const get = (stmt: Database.Statement, ...key: unknown[]) => stmt.get(targetId, sourceId, ...key) as Buffer | undefined
     const tail = order.tail ? get(s.tail) : undefined
@@ -336,12 +336,8 @@ export class AccountOrderBlocks extends LinkBlocks {
    * one seek to the block at or before it, the other accounts' links skipped undecoded.
    */
   *account(targetId: number, sourceId: number, didId: number, forward: boolean, from: Rkey, inclusive: boolean): Generator<Rkey> {
-    const { s } = this
-    let blob = (s.atOrBefore.get(targetId, sourceId, didId, from) ?? (forward ? s.first.get(targetId, sourceId) : undefined)) as
-      | Buffer
-      | undefined
     const dir = forward ? 1 : -1
-    while (blob) {
+    for (const blob of this.blocks(targetId, sourceId, forward, { didId, rkey: from })) {
       const run = readAccountRun(blob, didId)
       if (!forward) run.rkeys.reverse()
       for (const rkey of run.rkeys) {
@@ -350,7 +346,6 @@ export class AccountOrderBlocks extends LinkBlocks {
       }
       // The run ends in this block, or goes on in the next (previous) one.
       if (forward ? run.after : run.before) return
-      blob = (forward ? s.after : s.before).get(targetId, sourceId, ...DID_ORDER.key(firstLink(DID_ORDER, blob))) as Buffer | undefined
     }
   }
 }
